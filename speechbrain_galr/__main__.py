@@ -93,8 +93,8 @@ def export_command(args):
         args.recipe_output,
         args.out,
         checkpoint=args.checkpoint,
-        min_key=args.min_key,
         max_key=args.max_key,
+        min_key=args.min_key,
         hub_id=args.hub_id,
         training_data=args.training_data,
         overwrite=args.overwrite,
@@ -174,13 +174,15 @@ def build_parser():
         help="a CKPT+* folder to export instead of the best one",
     )
     exp.add_argument(
-        "--min-key",
+        "--max-key",
         default="si-snr",
-        help="checkpoint meta key to minimise (default: si-snr, the "
-        "validation loss)",
+        help="checkpoint meta key to maximise (default: si-snr, the "
+        "recipes' validation SI-SNR in dB)",
     )
     exp.add_argument(
-        "--max-key", default=None, help="meta key to maximise instead"
+        "--min-key",
+        default=None,
+        help="meta key to minimise instead (e.g. a loss)",
     )
     exp.add_argument(
         "--hub-id",

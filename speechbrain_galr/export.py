@@ -40,12 +40,21 @@ logger = get_logger(__name__)
 MODULE_NAMES = ("encoder", "masknet", "decoder")
 """The recoverables a recipe checkpoint must hold, and the hub's modules."""
 
-DEFAULT_MIN_KEY = "si-snr"
-"""Checkpoint meta key of the recipe's validation loss (negative SI-SNR,
-lower is better), as SpeechBrain's separation recipes store it."""
+DEFAULT_MAX_KEY = "si-snr"
+"""Checkpoint meta key of the recipe's validation score: the recipes
+(:class:`speechbrain_galr.separation.SeparationBrain`) store the validation
+SI-SNR in dB there and keep checkpoints with ``max_keys=["si-snr"]``."""
 
 _TRAINING_KEY_HINTS = (
     "data",
+    "dm_",
+    "segment_seconds",
+    "pit",
+    "grad",
+    "weight_decay",
+    "patience",
+    "train_minutes",
+    "precision",
     "csv",
     "mix",
     "epoch",
@@ -108,17 +117,17 @@ def load_recipe_hparams(path):
     return doc
 
 
-def find_checkpoint(save_folder, min_key=DEFAULT_MIN_KEY, max_key=None):
+def find_checkpoint(save_folder, max_key=DEFAULT_MAX_KEY, min_key=None):
     """Picks a recipe checkpoint: the best one by its validation score.
 
     Arguments
     ---------
     save_folder : str
         The recipe's ``save`` folder, with ``CKPT+*`` checkpoints.
-    min_key : str or None
-        Meta key to minimise (the recipe's validation loss).
     max_key : str or None
-        Meta key to maximise instead (``min_key`` is then ignored).
+        Meta key to maximise (the recipe's validation SI-SNR).
+    min_key : str or None
+        Meta key to minimise instead (a loss); ``max_key`` is then ignored.
 
     Returns
     -------
@@ -131,10 +140,12 @@ def find_checkpoint(save_folder, min_key=DEFAULT_MIN_KEY, max_key=None):
     >>> tmpdir = getfixture("tmpdir")
     >>> layer = torch.nn.Linear(2, 2)
     >>> saver = Checkpointer(str(tmpdir), {"encoder": layer})
-    >>> for loss in [-3.0, -5.0, -4.0]:
-    ...     _ = saver.save_checkpoint(meta={"si-snr": loss})
+    >>> for si_snr in [3.0, 5.0, 4.0]:
+    ...     _ = saver.save_checkpoint(meta={"si-snr": si_snr})
     >>> find_checkpoint(str(tmpdir)).meta["si-snr"]
-    -5.0
+    5.0
+    >>> find_checkpoint(str(tmpdir), min_key="si-snr").meta["si-snr"]
+    3.0
     """
     if not os.path.isdir(save_folder):
         raise ExportError(f"checkpoint folder not found: {save_folder}")
@@ -142,12 +153,12 @@ def find_checkpoint(save_folder, min_key=DEFAULT_MIN_KEY, max_key=None):
     checkpoints = checkpointer.list_checkpoints()
     if not checkpoints:
         raise ExportError(f"no CKPT+* checkpoint in {save_folder}")
-    if max_key is not None:
-        found = checkpointer.find_checkpoint(max_key=max_key)
-        key = max_key
-    else:
+    if min_key is not None:
         found = checkpointer.find_checkpoint(min_key=min_key)
         key = min_key
+    else:
+        found = checkpointer.find_checkpoint(max_key=max_key)
+        key = max_key
     if found is None:
         found = checkpointer.find_checkpoint()
         logger.warning(
@@ -482,8 +493,8 @@ def export_model(
     output_folder,
     dest,
     checkpoint=None,
-    min_key=DEFAULT_MIN_KEY,
-    max_key=None,
+    max_key=DEFAULT_MAX_KEY,
+    min_key=None,
     hub_id=None,
     training_data=None,
     overwrite=False,
@@ -500,10 +511,11 @@ def export_model(
         Folder to write (created).
     checkpoint : str or None
         A ``CKPT+*`` folder to export instead of the best one.
-    min_key : str
-        Checkpoint meta key to minimise to pick the best checkpoint.
-    max_key : str or None
-        Meta key to maximise instead.
+    max_key : str
+        Checkpoint meta key to maximise to pick the best checkpoint (the
+        recipes' validation SI-SNR).
+    min_key : str or None
+        Meta key to minimise instead.
     hub_id : str or None
         Hub repository the folder will be uploaded to; it becomes the
         default ``pretrained_path`` (else the absolute path of ``dest``).
@@ -539,7 +551,7 @@ def export_model(
     >>> with open(yaml_path) as fin:
     ...     hparams = load_hyperpyyaml(fin, small)
     >>> saver = Checkpointer(os.path.join(recipe, "save"), hparams["modules"])
-    >>> _ = saver.save_checkpoint(meta={"si-snr": -1.5})
+    >>> _ = saver.save_checkpoint(meta={"si-snr": 1.5})
     >>> dest = export_model(recipe, str(tmpdir / "model"))
     >>> sorted(os.listdir(dest))  # doctest: +NORMALIZE_WHITESPACE
     ['README.md', 'decoder.ckpt', 'encoder.ckpt', 'hyperparams.yaml',
@@ -557,7 +569,7 @@ def export_model(
     )
     if checkpoint is None:
         found = find_checkpoint(
-            os.path.join(output_folder, "save"), min_key, max_key
+            os.path.join(output_folder, "save"), max_key, min_key
         )
     else:
         checkpoint = os.path.abspath(str(checkpoint))
@@ -580,7 +592,6 @@ def export_model(
         raise ExportError(
             f"destination {dest} exists and is not empty (use overwrite)"
         )
-    os.makedirs(dest, exist_ok=True)
     header = (
         "# GALR separation model, exported by speechbrain_galr.export\n"
         f"# from {os.path.abspath(output_folder)}, checkpoint "
@@ -591,30 +602,42 @@ def export_model(
     text = build_hub_hparams(
         recipe, hub_id or os.path.abspath(dest), header=header
     )
-    with open(os.path.join(dest, "hyperparams.yaml"), "w") as fout:
-        fout.write(text)
+    results_path = os.path.join(output_folder, "test_results.csv")
+    results = read_test_results(results_path)
     params = 0
     for name in MODULE_NAMES:
-        shutil.copyfile(
-            found.paramfiles[name], os.path.join(dest, f"{name}.ckpt")
-        )
         state = torch.load(
             found.paramfiles[name], map_location="cpu", weights_only=True
         )
         params += sum(
             v.numel() for v in state.values() if v.is_floating_point()
         )
-    results_path = os.path.join(output_folder, "test_results.csv")
-    results = read_test_results(results_path)
-    if results is not None:
-        shutil.copyfile(results_path, os.path.join(dest, "test_results.csv"))
     card = build_model_card(recipe, found, results, params, training_data)
-    with open(os.path.join(dest, "README.md"), "w") as fout:
+    os.makedirs(dest, exist_ok=True)
+    written = [os.path.join(dest, "hyperparams.yaml")]
+    with open(written[-1], "w") as fout:
+        fout.write(text)
+    for name in MODULE_NAMES:
+        written.append(os.path.join(dest, f"{name}.ckpt"))
+        shutil.copyfile(found.paramfiles[name], written[-1])
+    if results is not None:
+        written.append(os.path.join(dest, "test_results.csv"))
+        shutil.copyfile(results_path, written[-1])
+    written.append(os.path.join(dest, "README.md"))
+    with open(written[-1], "w") as fout:
         fout.write(card)
     if verify:
         from speechbrain_galr.inference import GALRSeparation
 
-        model = GALRSeparation.from_hparams(source=dest)
-        _check_loaded(model, found)
+        try:
+            model = GALRSeparation.from_hparams(source=dest)
+            _check_loaded(model, found)
+        except Exception:
+            # leave no model folder that does not load
+            for path in written:
+                os.remove(path)
+            if not os.listdir(dest):
+                os.rmdir(dest)
+            raise
     logger.info(f"exported {found.path} to {dest}")
     return dest
