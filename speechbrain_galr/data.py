@@ -1,0 +1,686 @@
+"""Data for separation recipes: wsj0-mix CSVs, dynamic mixing, corpora.
+
+* :func:`prepare_wsj0mix` turns the standard wsj0-mix layout
+  (``wav8k/min/{tr,cv,tt}/{mix,s1,s2[,s3]}``) into SpeechBrain CSVs.
+* :class:`SpeakerCorpus` indexes a speaker-organised folder
+  (``<speaker>/<file>``, e.g. WSJ0 ``si_tr_s``) and reads random crops.
+* :class:`DynamicMixingDataset` makes mixtures on the fly from a
+  :class:`SpeakerCorpus` (random different speakers, random gains, fixed
+  length crops); it is map-style and every item is seeded by
+  ``(seed, epoch, index)``, so results do not depend on the number of
+  dataloader workers and a resumed epoch sees the same mixtures.
+* :func:`create_mixtures` writes a fixed corpus in the wsj0-mix layout from
+  a speaker-organised folder, with a speaker split (demo corpus, held-out
+  validation and test sets).
+
+Authors
+ * speechbrain-galr contributors 2026
+"""
+
+import csv
+import json
+import logging
+import os
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio
+from tqdm import tqdm
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("tr", "cv", "tt")
+"""wsj0-mix subset folders: training, validation, test."""
+
+AUDIO_EXTENSIONS = (".wav", ".flac")
+
+
+def wsj0mix_subset_folder(data_folder, sample_rate=8000, version="min"):
+    """The folder holding ``tr``, ``cv`` and ``tt`` for a wsj0-mix corpus.
+
+    Accepts the ``<N>speakers`` folder (holding ``wav8k/min``) or the
+    ``wav8k/min`` folder itself.
+
+    Example
+    -------
+    >>> wsj0mix_subset_folder("/data/2speakers")
+    '/data/2speakers/wav8k/min'
+    """
+    nested = os.path.join(data_folder, f"wav{sample_rate // 1000}k", version)
+    if os.path.isdir(nested) or not all(
+        os.path.isdir(os.path.join(data_folder, split)) for split in SPLITS
+    ):
+        return nested
+    return data_folder
+
+
+def _audio_files(folder):
+    """Sorted audio file names of a folder."""
+    return sorted(
+        f for f in os.listdir(folder) if f.lower().endswith(AUDIO_EXTENSIONS)
+    )
+
+
+def _audio_info(path):
+    """``soundfile.info`` with errors that name the file."""
+    try:
+        info = sf.info(path)
+    except Exception as err:  # soundfile raises several types
+        raise ValueError(f"cannot read audio file {path}: {err}") from err
+    if info.frames == 0:
+        raise ValueError(f"audio file {path} is empty (0 samples)")
+    return info
+
+
+def prepare_wsj0mix(
+    data_folder,
+    save_folder,
+    num_spks=2,
+    sample_rate=8000,
+    version="min",
+    skip_prep=False,
+    splits=SPLITS,
+):
+    """Writes ``wsj_tr.csv``, ``wsj_cv.csv`` and ``wsj_tt.csv`` for wsj0-mix.
+
+    Each row is one mixture: ``ID, duration, mix_wav, s1_wav, s2_wav
+    [, s3_wav]`` (absolute paths, duration in seconds), the columns of
+    SpeechBrain's WSJ0Mix recipes.  The layout is checked first and an error
+    names what is missing (a folder, the sources of some mixtures) or wrong
+    (sample rate).  Nothing is redone when the CSVs exist for the same
+    options.
+
+    Arguments
+    ---------
+    data_folder : str
+        The ``<N>speakers`` folder of wsj0-mix (or its ``wav8k/min``).
+    save_folder : str
+        Where the CSV files go.
+    num_spks : int
+        2 for wsj0-2mix, 3 for wsj0-3mix.
+    sample_rate : int
+        Expected sample rate (8000 for ``wav8k``).
+    version : str
+        ``min`` or ``max``.
+    skip_prep : bool
+        Do nothing (the CSVs are already there).
+    splits : tuple of str
+        Subsets to prepare (``tr`` can be left out with dynamic mixing).
+
+    Returns
+    -------
+    dict
+        Split name (``tr``, ``cv``, ``tt``) to CSV path.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     prepare_wsj0mix(tmp + "/nowhere", tmp)
+    Traceback (most recent call last):
+     ...
+    FileNotFoundError: wsj0-mix layout not found: missing folder ...tr/mix ...
+    """
+    unknown = sorted(set(splits) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"unknown wsj0-mix subsets {unknown}, use {SPLITS}")
+    csv_paths = {
+        split: os.path.join(save_folder, f"wsj_{split}.csv") for split in splits
+    }
+    if skip_prep:
+        return csv_paths
+    root = wsj0mix_subset_folder(data_folder, sample_rate, version)
+    subfolders = ["mix"] + [f"s{i + 1}" for i in range(num_spks)]
+    for split in splits:
+        for sub in subfolders:
+            folder = os.path.join(root, split, sub)
+            if not os.path.isdir(folder):
+                raise FileNotFoundError(
+                    f"wsj0-mix layout not found: missing folder {folder} "
+                    f"(expected {data_folder}/wav{sample_rate // 1000}k/"
+                    f"{version}/{{tr,cv,tt}}/{{{','.join(subfolders)}}} "
+                    f"for {num_spks} speakers)"
+                )
+    options = {
+        "root": os.path.abspath(root),
+        "num_spks": num_spks,
+        "sample_rate": sample_rate,
+        "splits": list(splits),
+    }
+    opts_path = os.path.join(save_folder, "wsj_prepare.json")
+    if all(os.path.isfile(p) for p in csv_paths.values()) and os.path.isfile(
+        opts_path
+    ):
+        with open(opts_path) as f:
+            if json.load(f) == options:
+                logger.info("wsj0-mix CSVs already prepared, skipping")
+                return csv_paths
+    os.makedirs(save_folder, exist_ok=True)
+    for split in splits:
+        _write_split_csv(root, split, subfolders, sample_rate, csv_paths[split])
+    with open(opts_path, "w") as f:
+        json.dump(options, f)
+    return csv_paths
+
+
+def _write_split_csv(root, split, subfolders, sample_rate, csv_path):
+    """One CSV of :func:`prepare_wsj0mix`, checking every mixture."""
+    mix_folder = os.path.join(root, split, "mix")
+    names = _audio_files(mix_folder)
+    if not names:
+        raise FileNotFoundError(f"no .wav/.flac mixtures in {mix_folder}")
+    for sub in subfolders[1:]:
+        folder = os.path.join(root, split, sub)
+        missing = sorted(set(names) - set(_audio_files(folder)))
+        if missing:
+            raise FileNotFoundError(
+                f"{len(missing)} mixture(s) of {mix_folder} have no source "
+                f"in {folder}, e.g. {missing[:3]}"
+            )
+    rows = []
+    for name in tqdm(names, desc=f"wsj0-mix {split}", leave=False):
+        paths = [os.path.join(root, split, sub, name) for sub in subfolders]
+        infos = [_audio_info(p) for p in paths]
+        for path, info in zip(paths, infos):
+            if info.samplerate != sample_rate:
+                raise ValueError(
+                    f"{path} has sample rate {info.samplerate} Hz, expected "
+                    f"{sample_rate} Hz"
+                )
+        row = {
+            "ID": os.path.splitext(name)[0],
+            "duration": infos[0].frames / sample_rate,
+            "mix_wav": os.path.abspath(paths[0]),
+        }
+        for sub, path in zip(subfolders[1:], paths[1:]):
+            row[f"{sub}_wav"] = os.path.abspath(path)
+        rows.append(row)
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    logger.info(f"{csv_path}: {len(rows)} mixtures")
+
+
+def _speaker_sort_key(name):
+    """Numeric ids in numeric order (``19 < 103``), before other names."""
+    return (0, int(name), name) if name.isdigit() else (1, 0, name)
+
+
+def list_speakers(folder):
+    """Speaker folder names of a ``<speaker>/<file>`` folder, sorted (numeric
+    ids by value)."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"speaker folder not found: {folder}")
+    speakers = sorted(
+        (
+            d
+            for d in os.listdir(folder)
+            if os.path.isdir(os.path.join(folder, d))
+        ),
+        key=_speaker_sort_key,
+    )
+    if not speakers:
+        raise FileNotFoundError(
+            f"no speaker sub-folders in {folder} (expected <speaker>/<file>)"
+        )
+    return speakers
+
+
+def split_speakers(folder, num_valid, num_test):
+    """Splits the sorted speakers of ``folder``: first for training, then
+    ``num_valid`` for validation and the last ``num_test`` for test.
+
+    Returns
+    -------
+    dict
+        ``tr``, ``cv``, ``tt`` to lists of speaker names.
+    """
+    speakers = list_speakers(folder)
+    num_train = len(speakers) - num_valid - num_test
+    if num_train < 2:
+        raise ValueError(
+            f"{folder} has {len(speakers)} speakers: too few for "
+            f"{num_valid} validation and {num_test} test speakers plus two "
+            "for training"
+        )
+    return {
+        "tr": speakers[:num_train],
+        "cv": speakers[num_train : num_train + num_valid],
+        "tt": speakers[num_train + num_valid :],
+    }
+
+
+def read_speaker_list(path):
+    """Speaker names of a text file, one per line."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"speaker list not found: {path}")
+    with open(path) as f:
+        speakers = [line.strip() for line in f if line.strip()]
+    if not speakers:
+        raise ValueError(f"speaker list {path} is empty")
+    return speakers
+
+
+class SpeakerCorpus:
+    """The utterances of a speaker-organised folder (``<speaker>/<file>``).
+
+    Reads whole files or crops of them, at ``sample_rate`` (files at another
+    rate are resampled).  Only the file headers are read at construction.
+
+    Arguments
+    ---------
+    folder : str
+        Folder with one sub-folder of ``.wav``/``.flac`` files per speaker.
+    speakers : list of str, str or None
+        Speakers to use (e.g. the training split), or a text file listing
+        them one per line (as :func:`create_mixtures` writes); None for all.
+    sample_rate : int
+        Rate of the returned signals.
+    min_seconds : float
+        Utterances shorter than this are left out.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     for spk in ("a", "b"):
+    ...         os.makedirs(f"{tmp}/{spk}")
+    ...         sf.write(f"{tmp}/{spk}/1.wav", np.ones(800) * 0.1, 8000)
+    ...     corpus = SpeakerCorpus(tmp)
+    ...     corpus.speakers, corpus.read(0, 0, start=100, length=50).shape
+    (['a', 'b'], (50,))
+    """
+
+    def __init__(self, folder, speakers=None, sample_rate=8000, min_seconds=0):
+        self.folder = folder
+        self.sample_rate = sample_rate
+        all_speakers = list_speakers(folder)
+        if isinstance(speakers, str):
+            speakers = read_speaker_list(speakers)
+        if speakers is None:
+            speakers = all_speakers
+        unknown = sorted(set(speakers) - set(all_speakers))
+        if unknown:
+            raise ValueError(f"speakers {unknown[:5]} not found in {folder}")
+        self.speakers = []
+        self.files = []  # per speaker: list of (path, frames, rate)
+        for spk in speakers:
+            spk_dir = os.path.join(folder, spk)
+            utts = []
+            for name in _audio_files(spk_dir):
+                path = os.path.join(spk_dir, name)
+                info = _audio_info(path)
+                if info.frames / info.samplerate >= min_seconds:
+                    utts.append((path, info.frames, info.samplerate))
+            if utts:
+                self.speakers.append(spk)
+                self.files.append(utts)
+        if len(self.speakers) < 2:
+            raise ValueError(
+                f"{folder} has {len(self.speakers)} speaker(s) with audio "
+                "files; mixing needs at least 2"
+            )
+
+    def num_samples(self, spk_index, utt_index):
+        """Length of an utterance in samples at ``sample_rate``."""
+        _, frames, rate = self.files[spk_index][utt_index]
+        return int(frames * self.sample_rate // rate)
+
+    def read(self, spk_index, utt_index, start=0, length=None):
+        """Reads ``length`` samples (at ``sample_rate``) from ``start``.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``[length]`` (fewer if the file ends first).
+        """
+        path, frames, rate = self.files[spk_index][utt_index]
+        file_start = int(start * rate // self.sample_rate)
+        file_stop = (
+            frames
+            if length is None
+            else min(frames, -(-(start + length) * rate // self.sample_rate))
+        )
+        try:
+            audio, _ = sf.read(
+                path, start=file_start, stop=file_stop, dtype="float32"
+            )
+        except Exception as err:
+            raise ValueError(f"cannot read audio file {path}: {err}") from err
+        if audio.ndim > 1:
+            audio = audio[:, 0]
+        if rate != self.sample_rate:
+            audio = torchaudio.functional.resample(
+                torch.from_numpy(audio), rate, self.sample_rate
+            ).numpy()
+        return audio if length is None else audio[:length]
+
+
+def mix_sources(sources, rng, gain_db_range=5.0, peak=0.9):
+    """Mixes equal-length sources with random gains.
+
+    Every source is scaled to unit RMS, then by a gain drawn uniformly in
+    ``[-gain_db_range / 2, gain_db_range / 2]`` dB (so two sources differ by
+    up to ``gain_db_range`` dB, wsj0-mix uses 0 to 5 dB), and the whole set
+    is scaled so that the mixture peaks at a random level in
+    ``[peak / 2, peak]``.
+
+    Arguments
+    ---------
+    sources : numpy.ndarray
+        ``[C, T]`` sources.
+    rng : numpy.random.Generator
+        Random generator.
+    gain_db_range : float
+        Spread of the source gains in dB.
+    peak : float
+        Largest mixture peak.
+
+    Returns
+    -------
+    mixture : numpy.ndarray
+        ``[T]``.
+    sources : numpy.ndarray
+        ``[C, T]`` scaled sources (they sum to the mixture).
+
+    Example
+    -------
+    >>> rng = np.random.default_rng(0)
+    >>> mix, srcs = mix_sources(rng.standard_normal((2, 100)), rng)
+    >>> mix.shape, srcs.shape, bool(np.allclose(srcs.sum(0), mix))
+    ((100,), (2, 100), True)
+    """
+    sources = np.asarray(sources, dtype=np.float64)
+    rms = np.sqrt(np.mean(sources**2, axis=1, keepdims=True))
+    if (rms == 0).any():
+        raise ValueError("cannot mix a silent source (RMS 0)")
+    gains_db = rng.uniform(-gain_db_range / 2, gain_db_range / 2, (len(rms), 1))
+    sources = sources / rms * 10 ** (gains_db / 20)
+    mixture = sources.sum(0)
+    scale = rng.uniform(peak / 2, peak) / max(np.abs(mixture).max(), 1e-8)
+    return (mixture * scale).astype(np.float32), (sources * scale).astype(
+        np.float32
+    )
+
+
+def _draw_mixture(
+    corpus, rng, num_spks, length, gain_db_range, max_length=None
+):
+    """Random mixture of ``num_spks`` different speakers' crops.
+
+    ``length`` None: the shortest utterance's length (wsj0-mix "min"), at
+    most ``max_length``.  Every source is cropped at a random place, or
+    zero-padded at a random place when shorter.
+    """
+    spks = rng.choice(len(corpus.speakers), num_spks, replace=False)
+    utts = [int(rng.integers(len(corpus.files[s]))) for s in spks]
+    sizes = [corpus.num_samples(s, u) for s, u in zip(spks, utts)]
+    if length is None:
+        length = min(sizes)
+        if max_length is not None:
+            length = min(length, int(max_length))
+    sources = np.zeros((num_spks, length), dtype=np.float32)
+    for i, (spk, utt, size) in enumerate(zip(spks, utts, sizes)):
+        if size >= length:
+            start = int(rng.integers(size - length + 1))
+            crop = corpus.read(spk, utt, start, length)
+            sources[i, : len(crop)] = crop
+        else:
+            offset = int(rng.integers(length - size + 1))
+            audio = corpus.read(spk, utt)
+            sources[i, offset : offset + len(audio)] = audio
+        if not np.any(sources[i]):
+            # a silent crop cannot be normalised; take the loudest part
+            audio = corpus.read(spk, utt)
+            sources[i, : min(length, len(audio))] = audio[:length]
+    names = [
+        os.path.splitext(os.path.basename(corpus.files[s][u][0]))[0]
+        for s, u in zip(spks, utts)
+    ]
+    mixture, sources = mix_sources(sources, rng, gain_db_range)
+    return mixture, sources, names
+
+
+class DynamicMixingDataset(torch.utils.data.Dataset):
+    """Mixtures made on the fly from a speaker-organised folder.
+
+    Item ``i`` of epoch ``e`` mixes crops of ``num_spks`` different random
+    speakers, drawn with a generator seeded by ``(seed, e, i)``: the same
+    seed gives the same mixtures whatever the number of dataloader workers,
+    and an epoch resumed from a mid-epoch checkpoint continues with the
+    mixtures it would have seen.  Call :meth:`set_epoch` at the start of an
+    epoch (``SeparationBrain`` does) to get new mixtures every epoch.
+
+    Items are dicts with ``id``, ``mix_sig`` and ``s1_sig`` ... ``sC_sig``
+    (float tensors ``[T]``), the keys of the CSV datasets of the recipes, so
+    SpeechBrain's ``PaddedBatch`` collates them.
+
+    Arguments
+    ---------
+    folder : str or SpeakerCorpus
+        Speaker-organised folder (``<speaker>/<file>``) or its corpus.
+    num_mixtures : int
+        Items per epoch.
+    num_spks : int
+        Sources per mixture.
+    segment_seconds : float
+        Mixture length; shorter utterances are zero-padded.
+    sample_rate : int
+        Sample rate.
+    gain_db_range : float
+        Spread of the random source gains in dB.
+    speakers : list of str or None
+        Speakers to use (e.g. a training split); None for all.
+    seed : int
+        Base seed.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     for spk in ("a", "b", "c"):
+    ...         os.makedirs(f"{tmp}/{spk}")
+    ...         noise = np.random.default_rng(0).standard_normal(9000)
+    ...         sf.write(f"{tmp}/{spk}/1.wav", 0.1 * noise, 8000)
+    ...     data = DynamicMixingDataset(tmp, num_mixtures=4, segment_seconds=1)
+    ...     item = data[0]
+    ...     len(data), item["mix_sig"].shape, item["s2_sig"].shape
+    (4, torch.Size([8000]), torch.Size([8000]))
+    """
+
+    def __init__(
+        self,
+        folder,
+        num_mixtures,
+        num_spks=2,
+        segment_seconds=4.0,
+        sample_rate=8000,
+        gain_db_range=5.0,
+        speakers=None,
+        seed=1234,
+    ):
+        if isinstance(folder, SpeakerCorpus):
+            self.corpus = folder
+        else:
+            self.corpus = SpeakerCorpus(folder, speakers, sample_rate)
+        if len(self.corpus.speakers) < num_spks:
+            raise ValueError(
+                f"{len(self.corpus.speakers)} speakers cannot make "
+                f"{num_spks}-speaker mixtures of different speakers"
+            )
+        if num_mixtures < 1 or segment_seconds <= 0:
+            raise ValueError(
+                "num_mixtures and segment_seconds must be positive, got "
+                f"{num_mixtures} and {segment_seconds}"
+            )
+        self.num_mixtures = int(num_mixtures)
+        self.num_spks = num_spks
+        self.segment_samples = int(round(segment_seconds * sample_rate))
+        self.gain_db_range = gain_db_range
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        """Selects the mixtures of epoch ``epoch``."""
+        self.epoch = int(epoch)
+
+    def __len__(self):
+        return self.num_mixtures
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.num_mixtures:
+            raise IndexError(f"index {index} out of range {self.num_mixtures}")
+        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+        mixture, sources, _ = _draw_mixture(
+            self.corpus,
+            rng,
+            self.num_spks,
+            self.segment_samples,
+            self.gain_db_range,
+        )
+        item = {
+            "id": f"dm{self.epoch}_{index}",
+            "mix_sig": torch.from_numpy(mixture),
+        }
+        for i, source in enumerate(sources):
+            item[f"s{i + 1}_sig"] = torch.from_numpy(source)
+        return item
+
+
+def create_mixtures(
+    speaker_folder,
+    out_folder,
+    num_mixtures,
+    num_spks=2,
+    speakers=None,
+    sample_rate=8000,
+    max_seconds=None,
+    gain_db_range=5.0,
+    seed=1234,
+):
+    """Writes a fixed mixture corpus in the wsj0-mix layout.
+
+    ``<out_folder>/wav{sr/1000}k/min/{split}/{mix,s1,...}/<ID>.wav``, where
+    each mixture mixes utterances of different random speakers of that
+    split, truncated to the shortest one (wsj0-mix "min") or to a random
+    ``max_seconds`` crop of each.  :func:`prepare_wsj0mix` reads the result.
+
+    Arguments
+    ---------
+    speaker_folder : str
+        Folder of ``<speaker>/<file>`` utterances.
+    out_folder : str
+        Corpus root (the ``<N>speakers`` folder of wsj0-mix).
+    num_mixtures : dict
+        Split name (e.g. ``tr``, ``cv``, ``tt``) to number of mixtures.
+    num_spks : int
+        Sources per mixture.
+    speakers : dict or None
+        Split name to list of speakers (see :func:`split_speakers`); None
+        uses every speaker for every split.
+    sample_rate : int
+        Sample rate of the written files.
+    max_seconds : float or None
+        Longest mixture (a random crop of the common part).
+    gain_db_range : float
+        Spread of the random source gains in dB.
+    seed : int
+        Seed; each split has its own generator.
+
+    Returns
+    -------
+    str
+        The ``wav8k/min`` folder.  With ``speakers``, the split is also
+        written to ``<out_folder>/speakers_<split>.txt``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     for spk in ("a", "b", "c"):
+    ...         os.makedirs(f"{tmp}/spk/{spk}")
+    ...         noise = np.random.default_rng(0).standard_normal(4000)
+    ...         sf.write(f"{tmp}/spk/{spk}/1.wav", 0.1 * noise, 8000)
+    ...     root = create_mixtures(f"{tmp}/spk", f"{tmp}/mix", {"tt": 2})
+    ...     sorted(os.listdir(root + "/tt")), len(os.listdir(root + "/tt/mix"))
+    (['mix', 's1', 's2'], 2)
+    """
+    root = os.path.join(out_folder, f"wav{sample_rate // 1000}k", "min")
+    os.makedirs(root, exist_ok=True)
+    if speakers is not None:
+        # the speaker split, e.g. for dynamic mixing on the training part
+        for split, names in speakers.items():
+            path = os.path.join(out_folder, f"speakers_{split}.txt")
+            with open(path, "w") as f:
+                f.write("".join(f"{name}\n" for name in names))
+    for split, count in sorted(num_mixtures.items()):
+        split_speakers_ = None if speakers is None else speakers[split]
+        corpus = SpeakerCorpus(speaker_folder, split_speakers_, sample_rate)
+        # one generator per split name: a split is the same whether or not
+        # the others are made in the same call
+        rng = np.random.default_rng([seed, *split.encode()])
+        folders = ["mix"] + [f"s{i + 1}" for i in range(num_spks)]
+        for sub in folders:
+            os.makedirs(os.path.join(root, split, sub), exist_ok=True)
+        max_length = None
+        if max_seconds is not None:
+            max_length = int(max_seconds * sample_rate)
+        for index in tqdm(range(count), desc=f"mixing {split}", leave=False):
+            mixture, sources, names = _draw_mixture(
+                corpus, rng, num_spks, None, gain_db_range, max_length
+            )
+            name = f"{index:05d}_" + "_".join(names) + ".wav"
+            for sub, signal in zip(folders, [mixture, *sources]):
+                sf.write(
+                    os.path.join(root, split, sub, name),
+                    signal,
+                    sample_rate,
+                    subtype="FLOAT",
+                )
+    return root
+
+
+def main(argv=None):
+    """Command line of :func:`create_mixtures` with a speaker split."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Writes a wsj0-mix-layout corpus (wav8k/min/{tr,cv,tt}) "
+        "from a speaker-organised folder, splitting the sorted speakers: the "
+        "last --num_test_speakers for tt, the --num_valid_speakers before "
+        "them for cv, the rest for tr (speakers_<split>.txt lists them)."
+    )
+    parser.add_argument("speaker_folder", help="folder of <speaker>/<file>")
+    parser.add_argument("out_folder", help="corpus root to write")
+    parser.add_argument("--num_spks", type=int, default=2)
+    parser.add_argument("--num_valid_speakers", type=int, default=20)
+    parser.add_argument("--num_test_speakers", type=int, default=20)
+    parser.add_argument("--num_train", type=int, default=0)
+    parser.add_argument("--num_valid", type=int, default=20)
+    parser.add_argument("--num_test", type=int, default=100)
+    parser.add_argument("--max_seconds", type=float, default=None)
+    parser.add_argument("--sample_rate", type=int, default=8000)
+    parser.add_argument("--seed", type=int, default=1234)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    speakers = split_speakers(
+        args.speaker_folder, args.num_valid_speakers, args.num_test_speakers
+    )
+    counts = {"tr": args.num_train, "cv": args.num_valid, "tt": args.num_test}
+    root = create_mixtures(
+        args.speaker_folder,
+        args.out_folder,
+        {split: n for split, n in counts.items() if n > 0},
+        num_spks=args.num_spks,
+        speakers=speakers,
+        sample_rate=args.sample_rate,
+        max_seconds=args.max_seconds,
+        seed=args.seed,
+    )
+    print(root)
+
+
+if __name__ == "__main__":
+    main()
