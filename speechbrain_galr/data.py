@@ -62,6 +62,17 @@ def _audio_files(folder):
     )
 
 
+def _audio_files_below(folder):
+    """Sorted paths, relative to ``folder``, of the audio files at any depth
+    below it (LibriSpeech's ``<speaker>/<chapter>/<file>`` too)."""
+    return sorted(
+        os.path.relpath(os.path.join(root, name), folder)
+        for root, _, names in os.walk(folder, followlinks=True)
+        for name in names
+        if name.lower().endswith(AUDIO_EXTENSIONS)
+    )
+
+
 def _audio_info(path):
     """``soundfile.info`` with errors that name the file."""
     try:
@@ -264,7 +275,8 @@ def read_speaker_list(path):
 
 
 class SpeakerCorpus:
-    """The utterances of a speaker-organised folder (``<speaker>/<file>``).
+    """The utterances of a speaker-organised folder (``<speaker>/<file>``,
+    or LibriSpeech's ``<speaker>/<chapter>/<file>``).
 
     Reads whole files or crops of them, at ``sample_rate`` (files at another
     rate are resampled).  Only the file headers are read at construction.
@@ -272,7 +284,8 @@ class SpeakerCorpus:
     Arguments
     ---------
     folder : str
-        Folder with one sub-folder of ``.wav``/``.flac`` files per speaker.
+        Folder with one sub-folder of ``.wav``/``.flac`` files per speaker
+        (the files may sit in sub-folders of it, e.g. chapters).
     speakers : list of str, str or None
         Speakers to use (e.g. the training split), or a text file listing
         them one per line (as :func:`create_mixtures` writes); None for all.
@@ -309,7 +322,7 @@ class SpeakerCorpus:
         for spk in speakers:
             spk_dir = os.path.join(folder, spk)
             utts = []
-            for name in _audio_files(spk_dir):
+            for name in _audio_files_below(spk_dir):
                 path = os.path.join(spk_dir, name)
                 info = _audio_info(path)
                 if info.frames / info.samplerate >= min_seconds:
