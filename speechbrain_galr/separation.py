@@ -54,7 +54,10 @@ from speechbrain.utils.checkpoints import (
     mark_as_saver,
     register_checkpoint_hooks,
 )
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import (
+    if_main_process,
+    is_distributed_initialized,
+)
 
 from speechbrain_galr.metrics import separation_scores
 from speechbrain_galr.plotting import plot_examples, plot_training_curves
@@ -75,6 +78,38 @@ CURVE_COLUMNS = [
     "valid_si-snr",
 ]
 """Columns of ``curves.csv`` (one row per epoch)."""
+
+
+class _WrappedModuleView:
+    """A DDP/DataParallel-wrapped module seen as the module it wraps.
+
+    Calls go through the wrapper (so DDP synchronises gradients), attributes
+    and ``forward``'s signature come from the wrapped module, which is what
+    :func:`speechbrain_galr.tasnet.separate` inspects (the encoder's window,
+    whether the mask network takes ``lengths``).
+    """
+
+    def __init__(self, wrapper):
+        self._wrapper = wrapper
+
+    def __call__(self, *args, **kwargs):
+        return self._wrapper(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._wrapper.module, name)
+
+
+def _unwrapped_view(module):
+    """``module``, or a :class:`_WrappedModuleView` of a DDP/DP wrapper."""
+    if isinstance(
+        module,
+        (
+            torch.nn.parallel.DistributedDataParallel,
+            torch.nn.DataParallel,
+        ),
+    ):
+        return _WrappedModuleView(module)
+    return module
 
 
 def fixed_order_si_snr_loss(targets, estimates):
@@ -220,9 +255,9 @@ class SeparationBrain(sb.Brain):
             mix, mix_lens, targets = self._training_crop(mix, mix_lens, targets)
         lengths = None if bool((mix_lens >= 1).all()) else mix_lens
         estimates = separate(
-            self.modules.encoder,
-            self.modules.masknet,
-            self.modules.decoder,
+            _unwrapped_view(self.modules.encoder),
+            _unwrapped_view(self.modules.masknet),
+            _unwrapped_view(self.modules.decoder),
             mix,
             lengths,
         )
@@ -290,8 +325,13 @@ class SeparationBrain(sb.Brain):
     def _optimizer_step_limit_exceeded(self):
         # sb.Brain stops the epoch and the epoch loop when this is True:
         # the wall-clock budget uses the same exit as optimizer_step_limit
-        if self.budget_exhausted:
-            return True
+        if self._budget_seconds is not None:
+            stop = [self.budget_exhausted]
+            if is_distributed_initialized():
+                # every process stops at the same batch: the main one's clock
+                torch.distributed.broadcast_object_list(stop, src=0)
+            if stop[0]:
+                return True
         return super()._optimizer_step_limit_exceeded
 
     def on_stage_start(self, stage, epoch=None):
@@ -314,7 +354,7 @@ class SeparationBrain(sb.Brain):
         self._clock = now
         if self.budget_exhausted and should_step:
             logger.info(
-                f"training budget of {self._budget_seconds / 60:.1f} min "
+                f"training budget of {self._budget_seconds / 60:g} min "
                 f"reached after {self.optimizer_step} steps"
             )
 
@@ -401,13 +441,36 @@ class SeparationBrain(sb.Brain):
 
     # ------------------------------------------------------------------
     # test results
+    def test_scores(self, mixture, references, estimates):
+        """Scores of one test mixture, the columns of ``test_results.csv``.
+
+        Override to score differently (e.g. per source, in fixed order);
+        every value is averaged into the ``avg`` row.
+
+        Arguments
+        ---------
+        mixture : torch.Tensor
+            ``[T]``.
+        references : torch.Tensor
+            ``[T, C]``.
+        estimates : torch.Tensor
+            ``[T, C]``.
+
+        Returns
+        -------
+        dict
+            ``sdr``, ``sdr_i``, ``si-snr``, ``si-snr_i`` (see
+            :func:`speechbrain_galr.metrics.separation_scores`).
+        """
+        return separation_scores(mixture, references, estimates)
+
     def _score_test_batch(self, batch, estimates, targets):
         """Per-utterance SDR(i) and SI-SNR(i), and examples for the PNG."""
         mix, mix_lens, _ = self._signals(batch)
         num_examples = getattr(self.hparams, "num_test_examples", 3)
         for b, snt_id in enumerate(batch.id):
             length = int(round(float(mix_lens[b]) * mix.shape[1]))
-            scores = separation_scores(
+            scores = self.test_scores(
                 mix[b, :length], targets[b, :length], estimates[b, :length]
             )
             self._test_rows.append({"snt_id": snt_id, **scores})
@@ -426,13 +489,14 @@ class SeparationBrain(sb.Brain):
         if not self._test_rows or not if_main_process():
             return
         folder = self.hparams.output_folder
+        columns = list(self._test_rows[0])
         means = {
             key: float(np.mean([row[key] for row in self._test_rows]))
-            for key in RESULT_COLUMNS[1:]
+            for key in columns[1:]
         }
         path = os.path.join(folder, "test_results.csv")
         with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
+            writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
             writer.writerows(self._test_rows)
             writer.writerow({"snt_id": "avg", **means})
