@@ -1,0 +1,257 @@
+"""Tests of the WSJ0Music recipe: corpus creation, dynamic mixing, and a
+smoke run of ``train.py`` on a tiny generated corpus."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speechbrain_galr.audio_clips import power_db
+from speechbrain_galr.demo import make_speakers
+
+RECIPE = os.path.join(
+    os.path.dirname(__file__), "..", "recipes", "WSJ0Music", "separation"
+)
+sys.path.insert(0, os.path.abspath(RECIPE))
+
+from create_wsj0music import create_wsj0music, main  # noqa: E402
+from speech_music import SpeechMusicDataset, read_splits  # noqa: E402
+
+
+def write_music(folder, num_tracks=5, seconds=3.0, seed=0):
+    """Synthetic "music": chords of harmonic notes changing every 0.25 s,
+    stereo, at 44.1 kHz or 16 kHz (the corpus resamples to 8 kHz)."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    for index in range(num_tracks):
+        rate = 44100 if index % 2 else 16000
+        num = int(seconds * rate)
+        t = np.arange(num) / rate
+        signal = np.zeros(num)
+        for start in range(0, num, rate // 4):
+            stop = min(num, start + rate // 4)
+            for _ in range(3):
+                f0 = 110 * 2 ** (rng.integers(0, 24) / 12)
+                for k in range(1, 4):
+                    signal[start:stop] += np.sin(
+                        2 * np.pi * k * f0 * t[start:stop]
+                    ) / (3 * k)
+        signal = 0.3 * signal / np.abs(signal).max()
+        stereo = np.stack([signal, 0.8 * signal], axis=1)
+        sf.write(os.path.join(folder, f"track{index}.flac"), stereo, rate)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    """A speaker folder (8 synthetic speakers) and a music folder."""
+    root = tmp_path_factory.mktemp("wsj0music_sources")
+    make_speakers(str(root / "speech"), 8, 2, 1.0, 2.0, seed=3)
+    write_music(str(root / "music"))
+    return str(root / "speech"), str(root / "music")
+
+
+def read_metadata(folder):
+    with open(os.path.join(folder, "metadata.csv")) as fin:
+        return list(csv.DictReader(fin))
+
+
+def test_corpus_layout_smr_and_splits(sources, tmp_path):
+    speech, music = sources
+    out = str(tmp_path / "corpus")
+    create_wsj0music(
+        speech,
+        music,
+        out,
+        {"tr": 6, "cv": 2, "tt": 2},
+        max_seconds=1.0,
+        valid_speakers=2,
+        test_speakers=2,
+        valid_tracks=1,
+        test_tracks=1,
+    )
+    rows = read_metadata(out)
+    assert [r["split"] for r in rows] == ["tr"] * 6 + ["cv"] * 2 + ["tt"] * 2
+    splits = read_splits(out)
+    for split in ("tr", "cv", "tt"):
+        others = {"tr", "cv", "tt"} - {split}
+        for key in ("speakers", "tracks"):
+            assert not set(splits[key][split]) & {
+                name for o in others for name in splits[key][o]
+            }
+    root = os.path.join(out, "wav8k", "min")
+    for row in rows:
+        mix, rate = sf.read(os.path.join(root, row["mix_wav"]))
+        speech_sig, _ = sf.read(os.path.join(root, row["speech_wav"]))
+        music_sig, _ = sf.read(os.path.join(root, row["music_wav"]))
+        assert rate == 8000 and mix.ndim == 1
+        assert len(mix) == round(float(row["duration"]) * 8000) <= 8000
+        np.testing.assert_allclose(speech_sig + music_sig, mix, atol=1e-6)
+        smr = power_db(torch.from_numpy(speech_sig)) - power_db(
+            torch.from_numpy(music_sig)
+        )
+        assert 0 <= float(row["smr_db"]) <= 5
+        assert abs(smr - float(row["smr_db"])) < 1e-3
+        # the speech comes from a speaker of the row's split
+        speaker = row["speech_file"].split("/")[0]
+        assert speaker in splits["speakers"][row["split"]]
+        assert row["music_file"] in splits["tracks"][row["split"]]
+        assert np.abs(mix).max() <= 0.9 + 1e-6
+
+
+def test_corpus_is_reproducible(sources, tmp_path):
+    speech, music = sources
+    args = ["--speech-folder", speech, "--music-folder", music]
+    args += ["--num-train", "3", "--num-valid", "1", "--num-test", "1"]
+    args += ["--max-seconds", "0.5", "--valid-speakers", "2"]
+    args += ["--test-speakers", "2", "--valid-tracks", "1"]
+    args += ["--test-tracks", "1"]
+    main(args + ["--out-folder", str(tmp_path / "a")])
+    main(args + ["--out-folder", str(tmp_path / "b")])
+    main(args + ["--out-folder", str(tmp_path / "c"), "--seed", "7"])
+    rows_a, rows_b = (
+        read_metadata(tmp_path / "a"),
+        read_metadata(tmp_path / "b"),
+    )
+    assert rows_a == rows_b
+    assert rows_a != read_metadata(tmp_path / "c")
+    for row in rows_a:
+        path = os.path.join("wav8k", "min", row["mix_wav"])
+        a, _ = sf.read(str(tmp_path / "a" / path))
+        b, _ = sf.read(str(tmp_path / "b" / path))
+        np.testing.assert_array_equal(a, b)
+
+
+def test_creation_errors_name_the_problem(sources, tmp_path):
+    speech, music = sources
+    with pytest.raises(FileNotFoundError, match="music folder not found"):
+        create_wsj0music(speech, str(tmp_path / "none"), str(tmp_path), {})
+    empty = tmp_path / "empty_music"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="no music files"):
+        create_wsj0music(speech, str(empty), str(tmp_path), {"tr": 1})
+    (empty / "broken.wav").write_bytes(b"not audio at all")
+    with pytest.raises(ValueError, match="broken.wav"):
+        create_wsj0music(
+            speech,
+            str(empty),
+            str(tmp_path),
+            {"tr": 1},
+            8000,
+            None,
+            (0.0, 5.0),
+            2,
+            2,
+            0,
+            0,
+        )
+    with pytest.raises(ValueError, match="unknown splits"):
+        create_wsj0music(speech, music, str(tmp_path), {"train": 1})
+    with pytest.raises(FileNotFoundError, match="corpus made by"):
+        read_splits(str(tmp_path))
+
+
+def test_dynamic_mixing_order_and_smr(sources):
+    speech, music = sources
+    data = SpeechMusicDataset(speech, music, 4, segment_seconds=0.5, seed=5)
+    again = SpeechMusicDataset(speech, music, 4, segment_seconds=0.5, seed=5)
+    for index in range(4):
+        item, same = data[index], again[index]
+        assert item["mix_sig"].shape == (4000,)
+        torch.testing.assert_close(item["mix_sig"], same["mix_sig"])
+        torch.testing.assert_close(
+            item["s1_sig"] + item["s2_sig"], item["mix_sig"]
+        )
+        smr = power_db(item["s1_sig"]) - power_db(item["s2_sig"])
+        assert -1e-3 < smr < 5 + 1e-3
+    data.set_epoch(1)
+    assert not torch.equal(data[0]["mix_sig"], again[0]["mix_sig"])
+    with pytest.raises(IndexError):
+        data[4]
+
+
+def test_splits_file_lists_training_sources(sources, tmp_path):
+    speech, music = sources
+    out = str(tmp_path / "corpus")
+    create_wsj0music(
+        speech,
+        music,
+        out,
+        {"tr": 1},
+        max_seconds=0.5,
+        valid_speakers=2,
+        test_speakers=2,
+        valid_tracks=1,
+        test_tracks=1,
+    )
+    with open(os.path.join(out, "splits.json")) as fin:
+        splits = json.load(fin)
+    assert len(splits["speakers"]["tr"]) == 4
+    assert len(splits["tracks"]["tr"]) == 3
+    assert splits["smr_db"] == [0.0, 5.0]
+
+
+@pytest.fixture(scope="module")
+def corpus(sources, tmp_path_factory):
+    speech, music = sources
+    out = str(tmp_path_factory.mktemp("wsj0music") / "corpus")
+    create_wsj0music(
+        speech, music, out, {"tr": 6, "cv": 2, "tt": 2}, max_seconds=1.0,
+        valid_speakers=2, test_speakers=2, valid_tracks=1, test_tracks=1,
+    )  # fmt: skip
+    return out
+
+
+def run_recipe(args, timeout=120):
+    """Runs the recipe's train.py as a user would, from its folder."""
+    result = subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=RECIPE,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("dynamic_mixing", [False, True])
+def test_train_recipe_smoke(corpus, tmp_path, dynamic_mixing):
+    out = str(tmp_path / "run")
+    model = "dprnn" if dynamic_mixing else "galr"
+    args = [f"hparams/{model}.yaml", "--data_folder", corpus]
+    args += ["--output_folder", out, "--num_filters", "16"]
+    args += ["--hidden_channels", "8", "--num_blocks", "1"]
+    args += ["--segment_size", "10", "--N_epochs", "1"]
+    args += ["--segment_seconds", "0.5", "--num_workers", "0"]
+    args += ["--num_threads", "1", "--num_test_examples", "1"]
+    if dynamic_mixing:
+        args += ["--dynamic_mixing", "True", "--dm_mixtures_per_epoch", "3"]
+    else:
+        args += ["--num_heads", "2", "--reduced_segment_size", "4"]
+    result = run_recipe(args)
+    steps = 3 if dynamic_mixing else 6
+    assert f"optimizer_steps: {steps}" in result.stdout + result.stderr
+    with open(os.path.join(out, "test_results.csv")) as fin:
+        rows = list(csv.DictReader(fin))
+    assert [row["snt_id"] for row in rows][-1] == "avg" and len(rows) == 3
+    for source in ("speech", "music"):
+        for metric in ("si-snr_i", "sdr_i"):
+            assert np.isfinite(float(rows[-1][f"{source}_{metric}"]))
+    # the average columns are the means of the per-source ones
+    for row in rows:
+        for metric in ("si-snr_i", "sdr_i"):
+            mean = (
+                float(row[f"speech_{metric}"]) + float(row[f"music_{metric}"])
+            ) / 2
+            assert abs(float(row[metric]) - mean) < 1e-4
+    # dynamic mixing needs no training CSV
+    train_csv = os.path.join(out, "save", "wsj_tr.csv")
+    assert os.path.isfile(train_csv) == (not dynamic_mixing)
+    for name in ("training_curves.png", "test_examples.png", "train.py"):
+        assert os.path.isfile(os.path.join(out, name)), name
