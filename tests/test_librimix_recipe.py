@@ -223,6 +223,27 @@ def test_prepare_errors_name_what_is_missing(libri2mix, tmp_path):
         )
 
 
+def test_libri3mix_layout_and_preparation(tmp_path):
+    speech = str(tmp_path / "speech")
+    make_speakers(speech, 9, 1, 0.6, 0.8, seed=5)
+    corpus = simulate_librimix(
+        speech,
+        str(tmp_path),
+        {"train-360": 3, "dev": 1, "test": 1},
+        num_spks=3,
+        max_seconds=0.5,
+        valid_speakers=3,
+        test_speakers=3,
+    )
+    assert os.path.basename(corpus) == "Libri3Mix"
+    paths = prepare_librimix(corpus, str(tmp_path / "csv"), num_spks=3)
+    rows = read_csv(paths["train"])
+    assert len(rows) == 3
+    assert list(rows[0])[-3:] == ["s1_wav", "s2_wav", "s3_wav"]
+    with pytest.raises(ValueError, match="Libri3Mix corpus"):
+        prepare_librimix(corpus, str(tmp_path / "csv2"), num_spks=2)
+
+
 def test_prepare_rejects_wrong_sample_rate(libri2mix, tmp_path):
     root = tmp_path / "Libri2Mix"
     shutil.copytree(libri2mix, root)
