@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import mir_eval
 import numpy as np
 import pytest
 import soundfile as sf
@@ -21,7 +22,11 @@ RECIPE = os.path.join(
 sys.path.insert(0, os.path.abspath(RECIPE))
 
 from create_wsj0music import create_wsj0music, main  # noqa: E402
-from speech_music import SpeechMusicDataset, read_splits  # noqa: E402
+from speech_music import (  # noqa: E402
+    SpeechMusicDataset,
+    read_splits,
+    speech_music_scores,
+)
 
 
 def write_music(folder, num_tracks=5, seconds=3.0, seed=0):
@@ -255,3 +260,36 @@ def test_train_recipe_smoke(corpus, tmp_path, dynamic_mixing):
     assert os.path.isfile(train_csv) == (not dynamic_mixing)
     for name in ("training_curves.png", "test_examples.png", "train.py"):
         assert os.path.isfile(os.path.join(out, name)), name
+
+
+def test_per_source_scores_are_fixed_order():
+    rng = np.random.default_rng(0)
+    refs = torch.from_numpy(rng.standard_normal((4000, 2))).float()
+    mixture = refs.sum(-1)
+    noise = 0.3 * torch.from_numpy(rng.standard_normal((4000, 2))).float()
+    estimates = refs + noise
+    scores = speech_music_scores(mixture, refs, estimates)
+    sdr, _, _, _ = mir_eval.separation.bss_eval_sources(
+        refs.t().double().numpy(), estimates.t().double().numpy(), False
+    )
+    sdr_mix, _, _, _ = mir_eval.separation.bss_eval_sources(
+        refs.t().double().numpy(),
+        mixture[None].expand(2, -1).double().numpy(),
+        False,
+    )
+    for index, name in enumerate(("speech", "music")):
+        assert abs(scores[f"{name}_sdr"] - sdr[index]) < 1e-3
+        assert abs(scores[f"{name}_sdr_i"] - (sdr - sdr_mix)[index]) < 1e-3
+        assert scores[f"{name}_si-snr_i"] > 5
+    assert (
+        abs(
+            scores["si-snr_i"]
+            - (scores["speech_si-snr_i"] + scores["music_si-snr_i"]) / 2
+        )
+        < 1e-6
+    )
+    # swapped outputs are scored as they are, not re-ordered
+    swapped = speech_music_scores(mixture, refs, estimates.flip(-1))
+    assert swapped["speech_si-snr"] < 0 and swapped["music_si-snr"] < 0
+    with pytest.raises(ValueError, match=r"\[T, 2\]"):
+        speech_music_scores(mixture, refs, estimates[:, :1])
