@@ -208,13 +208,14 @@ def _write_split(root, split, count, speech, noise, num_spks, rng, opts):
         subs += ["mix_both", "noise"]
     for sub in subs:
         os.makedirs(os.path.join(root, split, sub), exist_ok=True)
-    clean_rows, noisy_rows = [], []
+    clean_rows, noisy_rows, used_ids = [], [], set()
     for _ in tqdm(range(count), desc=f"LibriMix {split}"):
         for _attempt in range(100):
             sources, mix_id = _draw_sources(
                 speech, num_spks, rng, opts["max_samples"]
             )
-            if mix_id not in {row["mixture_ID"] for row in clean_rows}:
+            if mix_id not in used_ids:
+                used_ids.add(mix_id)
                 break
         else:
             raise ValueError(
