@@ -49,13 +49,17 @@ def _plot_sources(paths, png_path, max_points=200_000):
 
 def separate_command(args):
     """Runs ``separate``; returns the exit status."""
-    from speechbrain_galr.inference import GALRSeparation, open_audio
+    from speechbrain_galr.inference import (
+        GALRSeparation,
+        _looks_remote,
+        open_audio,
+    )
 
     # check the input before loading the model
     with open_audio(args.mixture) as audio:
         seconds = audio.frames / audio.samplerate
         rate, channels = audio.samplerate, audio.channels
-    if not os.path.isdir(args.model):
+    if not os.path.isdir(args.model) and not _looks_remote(args.model, 1):
         raise FileNotFoundError(f"model folder not found: {args.model}")
     run_opts = {"device": args.device}
     model = GALRSeparation.from_hparams(
@@ -126,7 +130,8 @@ def build_parser():
     sep.add_argument(
         "--model",
         required=True,
-        help="model folder written by `export` (hyperparams.yaml, *.ckpt)",
+        help="model folder written by `export` (hyperparams.yaml, *.ckpt), "
+        "or a hub id (owner/name) with the same files",
     )
     sep.add_argument("--out", required=True, help="output folder")
     sep.add_argument(

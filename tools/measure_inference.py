@@ -8,7 +8,9 @@ Builds two-speaker mixtures of the requested lengths from real speech
 model folder, and separates each mixture with
 ``GALRSeparation.separate_file_to_folder`` in its own subprocess, which
 reports its peak resident memory (``ru_maxrss``), its resident memory after
-loading the model (the baseline) and the wall time of the separation.
+loading the model (the baseline), and the wall time and CPU time (user +
+system, all threads) of the separation with the load average of the machine
+(wall time depends on what else runs; CPU time much less).
 Prints a Markdown table and writes ``results.json`` and ``results.png`` to
 ``--work``::
 
@@ -117,6 +119,8 @@ def child(args):
         torch.set_num_threads(args.threads)
     model = GALRSeparation.from_hparams(source=args.model)
     baseline = rss_mib()
+    load_before = os.getloadavg()[0]
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.time()
     paths = model.separate_file_to_folder(
         args.child,
@@ -126,13 +130,19 @@ def child(args):
         progress=False,
     )
     wall = time.time() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (usage.ru_utime + usage.ru_stime) - (
+        cpu_before.ru_utime + cpu_before.ru_stime
+    )
+    peak = usage.ru_maxrss / 1024
     seconds = sf.info(args.child).duration
     print(
         json.dumps(
             {
                 "audio_s": seconds,
                 "wall_s": wall,
+                "cpu_s": cpu,
+                "load_avg": [load_before, os.getloadavg()[0]],
                 "baseline_mib": baseline,
                 "peak_mib": peak,
                 "outputs": paths,
@@ -220,14 +230,16 @@ def main():
     plot(results, os.path.join(args.work, "results.png"))
     print(
         "| recording | peak RSS (MiB) | RSS after model load (MiB) "
-        "| wall time (s) | real-time factor |"
+        "| wall time (s) | CPU time (s) | CPU s per audio s "
+        "| load average |"
     )
-    print("| --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(
             f"| {r['minutes']:g} min | {r['peak_mib']:.0f} "
             f"| {r['baseline_mib']:.0f} | {r['wall_s']:.1f} "
-            f"| {r['wall_s'] / r['audio_s']:.3f} |"
+            f"| {r['cpu_s']:.1f} | {r['cpu_s'] / r['audio_s']:.2f} "
+            f"| {r['load_avg'][0]:.1f} to {r['load_avg'][1]:.1f} |"
         )
 
 
