@@ -80,38 +80,6 @@ CURVE_COLUMNS = [
 """Columns of ``curves.csv`` (one row per epoch)."""
 
 
-class _WrappedModuleView:
-    """A DDP/DataParallel-wrapped module seen as the module it wraps.
-
-    Calls go through the wrapper (so DDP synchronises gradients), attributes
-    and ``forward``'s signature come from the wrapped module, which is what
-    :func:`speechbrain_galr.tasnet.separate` inspects (the encoder's window,
-    whether the mask network takes ``lengths``).
-    """
-
-    def __init__(self, wrapper):
-        self._wrapper = wrapper
-
-    def __call__(self, *args, **kwargs):
-        return self._wrapper(*args, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self._wrapper.module, name)
-
-
-def _unwrapped_view(module):
-    """``module``, or a :class:`_WrappedModuleView` of a DDP/DP wrapper."""
-    if isinstance(
-        module,
-        (
-            torch.nn.parallel.DistributedDataParallel,
-            torch.nn.DataParallel,
-        ),
-    ):
-        return _WrappedModuleView(module)
-    return module
-
-
 def fixed_order_si_snr_loss(targets, estimates):
     """Negative SI-SNR of estimate c against source c, no permutation.
 
@@ -254,10 +222,12 @@ class SeparationBrain(sb.Brain):
         if stage == sb.Stage.TRAIN:
             mix, mix_lens, targets = self._training_crop(mix, mix_lens, targets)
         lengths = None if bool((mix_lens >= 1).all()) else mix_lens
+        # DDP wrappers are called as they are (gradients synchronise);
+        # separate() reads the wrapped modules' attributes itself
         estimates = separate(
-            _unwrapped_view(self.modules.encoder),
-            _unwrapped_view(self.modules.masknet),
-            _unwrapped_view(self.modules.decoder),
+            self.modules.encoder,
+            self.modules.masknet,
+            self.modules.decoder,
             mix,
             lengths,
         )
@@ -281,7 +251,23 @@ class SeparationBrain(sb.Brain):
         """``sb.Brain.fit``, remembering the training set so that a
         dataset with ``set_epoch`` (dynamic mixing) gets the epoch."""
         self._train_dataset = getattr(train_set, "dataset", train_set)
-        return super().fit(epoch_counter, train_set, valid_set, **kwargs)
+        return super().fit(
+            self._epochs_within_budget(epoch_counter),
+            train_set,
+            valid_set,
+            **kwargs,
+        )
+
+    def _epochs_within_budget(self, epoch_counter):
+        """The epochs of ``epoch_counter``, none once the budget is spent
+        (a rerun of a finished run adds no empty epoch).  It is consumed
+        after ``on_fit_start`` has recovered the checkpoint."""
+        epochs = iter(epoch_counter)
+        while not self.budget_exhausted:
+            try:
+                yield next(epochs)
+            except StopIteration:
+                return
 
     def on_fit_start(self):
         """``sb.Brain.on_fit_start`` (which recovers the latest checkpoint),

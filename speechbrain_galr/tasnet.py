@@ -16,9 +16,14 @@ import torch
 import torch.nn.functional as F
 
 
+def _unwrap(module):
+    """The module itself, also when DDP or DataParallel wraps it."""
+    return getattr(module, "module", module)
+
+
 def encoder_geometry(encoder):
     """Window length and hop (in samples) of a dual_path ``Encoder``."""
-    conv = encoder.conv1d
+    conv = _unwrap(encoder).conv1d
     return conv.kernel_size[0], conv.stride[0]
 
 
@@ -36,7 +41,8 @@ def num_frames(num_samples, window, hop):
 
 def _accepts_lengths(masknet):
     """Whether ``masknet.forward`` takes relative ``lengths``."""
-    return "lengths" in inspect.signature(masknet.forward).parameters
+    forward = _unwrap(masknet).forward
+    return "lengths" in inspect.signature(forward).parameters
 
 
 def separate(encoder, masknet, decoder, mix, lengths=None):

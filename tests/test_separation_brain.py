@@ -99,6 +99,19 @@ def test_time_budget_stops_training(tmp_path):
     assert brain.train_seconds >= 0.12
 
 
+def test_rerun_after_the_budget_adds_no_epoch(tmp_path):
+    brain = _brain(tmp_path, epochs=1000, max_train_minutes=0.002)
+    brain.fit(brain.hparams.epoch_counter, _items(4), _items(1))
+    with open(tmp_path / "curves.csv") as f:
+        epochs_done = len(list(csv.DictReader(f)))
+    rerun = _brain(tmp_path, epochs=1000, max_train_minutes=0.002)
+    rerun.fit(rerun.hparams.epoch_counter, _items(4), _items(1))
+    assert rerun.budget_exhausted
+    assert rerun.optimizer_step == brain.optimizer_step
+    with open(tmp_path / "curves.csv") as f:
+        assert len(list(csv.DictReader(f))) == epochs_done
+
+
 def test_test_scores_hook_sets_result_columns(tmp_path):
     class OneScoreBrain(SeparationBrain):
         def test_scores(self, mixture, references, estimates):
