@@ -10,10 +10,12 @@ The dual-path blocks of :mod:`speechbrain.lobes.models.dual_path` exchange
 ``[B, N, K, S]`` tensors and permute them twice per path.  The GALR blocks
 here exchange ``[B, S, K, D]`` tensors instead (batch, segment, frame in the
 segment, feature): the Bi-LSTM reads ``[B*S, K, D]`` as a free view, the
-maps over the K rows (eq. 12-13) are a single broadcast matrix product and
-the attention projections act on the last axis, so a block needs one
-permute (for the attention) instead of four.  :class:`GALR` converts to this
-layout once before the blocks and once after them.
+maps over the K rows (eq. 12-13) are a single broadcast matrix product, the
+attention projections act on the last axis and their outputs are read by
+torch's fused attention kernel as ``[B, rows*J, S, D/J]`` strided views, so
+a block makes no layout copies (the dual-path blocks make four).
+:class:`GALR` converts to this layout once before the blocks and once after
+them.
 
 Authors
  * speechbrain-galr contributors 2026
@@ -308,30 +310,37 @@ class GloballyAttentiveLayer(nn.Module):
         # eq. 4 / eq. 12: LN_D, then P indexed by segment
         pos = sinusoidal_encoding(S, D, x.device, x.dtype)
         g = self.frame_norm(rows) + pos[:, None, :]
-        # eq. 5-7, [B, S, R, 3, J, D/J]
-        qkv = self.in_proj(g).view(B, S, R, 3, J, D // J)
-        # [3, B, R, J, S, D/J]: one sequence across segments per row
-        qkv = qkv.permute(3, 0, 2, 4, 1, 5)
-        query, key, value = qkv[0], qkv[1], qkv[2]
+        # eq. 5-7: query, key and value, each [B, S, R, D] from a third of
+        # in_proj, viewed as [B, R*J, S, D/J]: one sequence across segments
+        # per row and head, 4-D and without copies, so that torch's fused
+        # attention kernels apply
+        query, key, value = (
+            F.linear(g, weight, bias).view(B, S, R * J, D // J).transpose(1, 2)
+            for weight, bias in zip(
+                self.in_proj.weight.chunk(3), self.in_proj.bias.chunk(3)
+            )
+        )
         mask = None
         if segment_mask is not None:
-            # [B, 1, 1, 1, S], True where a key may be attended to
-            mask = segment_mask[:, None, None, None, :]
+            # [B, 1, 1, S], True where a key may be attended to
+            mask = segment_mask[:, None, None, :]
         if self.keep_attention:
             # eq. 8 written out, to keep the softmax weights
             scores = query @ key.transpose(-1, -2) / math.sqrt(D // J)
             if mask is not None:
                 scores = scores.masked_fill(~mask, float("-inf"))
+            # [B, R*J, S, S]
             weights = scores.softmax(dim=-1)
-            self.attention = weights.detach()
+            self.attention = weights.detach().view(B, R, J, S, S)
             attn = weights @ value
         else:
             # eq. 8 with torch's fused kernel
             attn = F.scaled_dot_product_attention(
                 query, key, value, attn_mask=mask
             )
-        # [B, S, R, J, D/J] -> [B, S, R, D]: concat of eq. 9
-        attn = attn.permute(0, 3, 1, 2, 4).reshape(B, S, R, D)
+        # [B, R*J, S, D/J] -> [B, S, R, D]: concat of eq. 9 (a view: the
+        # fused kernel writes its output in this order)
+        attn = attn.transpose(1, 2).reshape(B, S, R, D)
         # eq. 9-10
         g_hat = self.segment_norm(g + self.dropout(self.out_proj(attn)))
         # eq. 13 (low-dimension) or eq. 11 (full K); the residual with

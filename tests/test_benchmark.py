@@ -1,0 +1,172 @@
+"""Tests of the cost benchmark (issue #6): the --quick run end to end, the
+FLOP hooks against torch's own matmul count, the memory subprocesses and
+the errors."""
+
+import csv
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from speechbrain_galr import benchmark, cost
+from speechbrain_galr.galr import GloballyAttentiveLayer
+
+REQUIRED = [
+    "model",
+    "D",
+    "M",
+    "K",
+    "Q",
+    "params",
+    "gflops_1s",
+    "cpu_peak_mib_train_1s",
+    "cpu_ms_per_s_infer",
+]
+
+
+def test_quick_run_writes_csv_md_and_png(tmp_path):
+    out = tmp_path / "bench"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "speechbrain_galr.benchmark",
+            "--out",
+            str(out),
+            "--quick",
+            "--repeats",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out / "cost.csv") as fin:
+        reader = csv.DictReader(fin)
+        rows = list(reader)
+    assert set(REQUIRED) <= set(reader.fieldnames)
+    assert [r["model"] for r in rows] == ["GALR", "DPRNN", "DP-Transformer"]
+    by_model = {r["model"]: r for r in rows}
+    for row in rows:
+        assert (row["D"], row["M"], row["K"]) == ("64", "16", "100")
+        net = cost.build_tasnet(row["model"], 64, 16, 100, 32)
+        assert int(row["params"]) == cost.count_parameters(net)
+        assert float(row["gflops_1s"]) == pytest.approx(
+            2 * float(row["gmacs_1s"]), rel=1e-3
+        )
+        for column in REQUIRED[6:] + ["cpu_peak_mib_infer_1s"]:
+            assert float(row[column]) > 0, (row["model"], column)
+        # --quick measures the 1 s passes only
+        assert row["cpu_peak_mib_train_4s"] == ""
+    assert by_model["GALR"]["Q"] == "32" and by_model["DPRNN"]["Q"] == ""
+    # Table 3's figures are carried beside ours
+    assert float(by_model["DPRNN"]["paper_gflops"]) == 10.7
+    assert by_model["DP-Transformer"]["paper_model"] == "DPTNet"
+    # the paper's claim on FLOPs holds for the counted models
+    assert float(by_model["GALR"]["gflops_1s"]) < float(
+        by_model["DPRNN"]["gflops_1s"]
+    )
+    report = (out / "cost.md").read_text()
+    assert "| GALR | 64 | 16 | 100 | 32 |" in report
+    assert "FLOPs ratio" in report and "2 x MACs" in report
+    assert (out / "cost.png").stat().st_size > 10_000
+
+
+def test_attention_hook_matches_torch_matmul_count():
+    # with keep_attention, eq. 8 is written with explicit matmuls, which
+    # torch's FlopCounterMode counts (2 FLOPs per MAC); the rest of our
+    # count (norms, biases, softmax, query scaling) is added here
+    B, S, K, D, Q, J = 2, 7, 10, 16, 4, 4
+    layer = GloballyAttentiveLayer(D, J, K, Q).eval()
+    layer.keep_attention = True
+    x = torch.randn(B, S, K, D)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        layer(x)
+    matmul_macs = counter.get_total_flops() // 2
+    rows = B * S * Q
+    norms = 2 * 2 * rows * D
+    biases = rows * 4 * D + B * S * (Q * D + K * D)
+    softmax_and_scaling = B * Q * (J * S * S + S * D)
+    expected = matmul_macs + norms + biases + softmax_and_scaling
+    assert cost.attention_layer_macs(layer, x) == expected
+
+
+def test_one_galr_block_is_counted_once_and_whole():
+    # the MACs one more block adds: its Bi-LSTM (ptflops' formula: gate
+    # products, gate arithmetic and biases per step and direction), the
+    # linear layer and segment norm of eq. 2-3, and the globally attentive
+    # layer of our hook, none of it twice
+    D, H, K, Q, samples = 16, 8, 10, 4, 800
+
+    def macs(num_blocks):
+        torch.manual_seed(0)
+        net = cost.build_tasnet(
+            "GALR", D, 16, K, Q, hidden=H, num_blocks=num_blocks
+        )
+        return cost.count_macs(net, samples / 8000), net
+
+    one, _ = macs(1)
+    two, net = macs(2)
+    frames = (samples - 16) // 8 + 1
+    S = -(-2 * frames // K) + 1
+    positions = S * K
+    lstm = 2 * positions * (4 * H * D + 4 * H * H + 18 * H)
+    linear = positions * (2 * H * D + D)
+    norm = 2 * positions * D
+    layer = net.masknet.dual_mdl[1].globally
+    attention = cost.attention_layer_macs(layer, torch.zeros(1, S, K, D))
+    assert two - one == lstm + linear + norm + attention
+
+
+def test_dprnn_lstms_are_counted():
+    # ptflops' aten backend counts none of the LSTMs; ours counts all 2N
+    D, H, K, samples = 16, 8, 10, 800
+    net = cost.build_tasnet("DPRNN", D, 16, K, hidden=H, num_blocks=2)
+    lower_bound = 4 * 2 * 4 * H * (D + H) * (samples // 8) * 2
+    assert cost.count_macs(net, samples / 8000) > lower_bound
+
+
+def test_cpu_peak_memory_methods_agree():
+    # vmhwm (Linux) reads the kernel's peak mark, reset before the pass;
+    # sampled reads the resident set every millisecond
+    passes = [("train", 0.5)]
+    peaks = {
+        method: cost.cpu_peak_memory(
+            "GALR", 16, 16, 10, 4, passes, method=method
+        )["train_0.5s"]
+        for method in (cost.peak_rss_method(), "sampled")
+    }
+    assert min(peaks.values()) > 0, peaks
+    assert max(peaks.values()) < 1.25 * min(peaks.values()), peaks
+
+
+def test_bad_input_raises_a_clear_error(tmp_path):
+    a_file = tmp_path / "cost.csv"
+    a_file.write_text("")
+    args = benchmark.build_parser().parse_args(["--out", str(a_file)])
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        benchmark.run(args)
+    args = benchmark.build_parser().parse_args(
+        ["--out", str(tmp_path), "--threads", "0"]
+    )
+    with pytest.raises(ValueError, match="--threads"):
+        benchmark.run(args)
+    with pytest.raises(ValueError, match="unknown model 'TCN'"):
+        cost.build_tasnet("TCN", 64, 16, 100)
+    with pytest.raises(ValueError, match="at least one sample"):
+        cost.count_macs(cost.build_tasnet("GALR", 16, 16, 10, 4), 0.0)
+    with pytest.raises(RuntimeError, match="memory subprocess"):
+        cost.cpu_peak_memory("GALR", 16, 16, 10, 4, [("sleep", 1.0)])
+
+
+def test_ratios_are_to_dprnn_at_d64_with_the_same_segmentation():
+    rows = [
+        dict(model="DPRNN", D=64, M=16, K=100, Q=None, x=4.0),
+        dict(model="DPRNN", D=64, M=8, K=150, Q=None, x=8.0),
+        dict(model="GALR", D=128, M=8, K=150, Q=16, x=6.0),
+    ]
+    assert benchmark.ratio(rows, rows[2], "x") == 0.75
+    assert benchmark.ratio(rows, rows[2], "missing") is None
