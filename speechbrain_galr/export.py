@@ -296,6 +296,11 @@ def read_test_results(path):
     return {"count": len(items), "avg": values}
 
 
+def _short(value):
+    """Floats with two decimals, anything else as it is."""
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
 def _scalar_settings(recipe, keys):
     """The recipe's plain scalar values for ``keys`` that it has."""
     return {
@@ -409,7 +414,7 @@ def build_model_card(recipe, checkpoint, results, params, training_data):
     lines += [
         f"Checkpoint: `{checkpoint.path.name}` (saved "
         f"{stamp:%Y-%m-%d %H:%M} UTC), validation meta: "
-        + (", ".join(f"{k} = {v}" for k, v in meta.items()) or "none"),
+        + (", ".join(f"{k} = {_short(v)}" for k, v in meta.items()) or "none"),
         "",
         "## Test results",
         "",

@@ -156,7 +156,7 @@ def test_model_card_has_training_data_and_test_results(recipe, tmp_path):
     assert "Average over 2 test mixtures" in card
     assert "| SI-SNRi (dB) | 10.50 |" in card
     assert "| SDRi (dB) | 11.50 |" in card
-    assert "si-snr = 9.5" in card
+    assert "si-snr = 9.50" in card
     assert "GALRSeparation.from_hparams" in card
 
 

@@ -17,6 +17,12 @@ Prints a Markdown table and writes ``results.json`` and ``results.png`` to
     .venv/bin/python tools/measure_inference.py \\
         --data /work/shared/data --minutes 1 5 10 --work /tmp/galr-measure
 
+With ``--quality MODEL_DIR`` (a trained, exported model) it compares the
+SI-SNRi of whole and chunked separation on mixtures of the test speakers
+instead::
+
+    .venv/bin/python tools/measure_inference.py --quality MODEL_DIR
+
 Authors
  * speechbrain-galr contributors 2026
 """
@@ -152,6 +158,80 @@ def child(args):
     )
 
 
+def speaker_streams(files, seconds, count, seed=0):
+    """``count`` pairs of streams of ``seconds``: each stream concatenates
+    utterances drawn at random from its half of ``files`` (even and odd
+    positions, so the two streams of a pair never share a speaker when
+    ``files`` holds one utterance per speaker)."""
+    rng = np.random.default_rng(seed)
+    total = int(seconds * SAMPLE_RATE)
+    halves = (files[0::2], files[1::2])
+    pairs = []
+    for _ in range(count):
+        pair = []
+        for half in halves:
+            pieces, length = [], 0
+            while length < total:
+                path = half[rng.integers(len(half))]
+                signal, _ = sf.read(path, dtype="float32")
+                pieces.append(signal / (np.std(signal) + 1e-8))
+                length += len(signal)
+            pair.append(np.concatenate(pieces)[:total])
+        pairs.append(0.05 * np.stack(pair, axis=-1))
+    return pairs
+
+
+def quality(args):
+    """SI-SNRi of whole against chunked separation, on mixtures of the
+    test speakers (the last 20 of the speech folder, sorted by id)."""
+    import torch
+    from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
+
+    from speechbrain_galr.inference import GALRSeparation
+
+    model = GALRSeparation.from_hparams(source=args.quality)
+    files = speech_files(args.data)
+    speakers = sorted({os.path.basename(os.path.dirname(f)) for f in files})
+    test = set(speakers[-20:])
+    files = [f for f in files if os.path.basename(os.path.dirname(f)) in test]
+    settings = [("whole", None)] + [
+        (f"chunks {c:g} s / overlap {o:g} s", (c, o))
+        for c, o in ((10.0, 2.0), (4.0, 1.0), (2.0, 0.5))
+    ]
+    scores = {name: [] for name, _ in settings}
+    for pair in speaker_streams(files, args.quality_seconds, args.quality_n):
+        sources = torch.from_numpy(pair)[None]  # [1, T, 2]
+        mix = sources.sum(-1)
+        mix_db = -get_si_snr_with_pitwrapper(
+            sources, mix[..., None].expand_as(sources)
+        ).mean()
+        for name, chunking in settings:
+            if chunking is None:
+                est = model.separate_batch(mix)
+            else:
+                est = model.separate_chunked(mix, *chunking, progress=False)
+            est_db = -get_si_snr_with_pitwrapper(sources, est).mean()
+            scores[name].append(float(est_db - mix_db))
+        print(
+            json.dumps({k: round(v[-1], 3) for k, v in scores.items()}),
+            file=sys.stderr,
+            flush=True,
+        )
+    whole = np.array(scores["whole"])
+    print(
+        f"{args.quality_n} mixtures of {args.quality_seconds:g} s, "
+        "test speakers"
+    )
+    print("| separation | SI-SNRi (dB) | difference to whole (dB), max |")
+    print("| --- | --- | --- |")
+    for name, values in scores.items():
+        diff = np.array(values) - whole
+        print(
+            f"| {name} | {np.mean(values):.2f} | {np.mean(diff):+.2f}, "
+            f"{np.abs(diff).max():.2f} |"
+        )
+
+
 def plot(results, path):
     """Peak memory and wall time against the recording's length."""
     import matplotlib
@@ -185,12 +265,22 @@ def main():
     parser.add_argument("--chunk-seconds", type=float, default=None)
     parser.add_argument("--overlap-seconds", type=float, default=None)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument(
+        "--quality",
+        metavar="MODEL_DIR",
+        help="instead: compare chunked and whole separation with this "
+        "(trained) model on test-speaker mixtures",
+    )
+    parser.add_argument("--quality-seconds", type=float, default=12.0)
+    parser.add_argument("--quality-n", type=int, default=5)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args)
+    if args.quality:
+        return quality(args)
     os.makedirs(args.work, exist_ok=True)
     model = export_galr_small(args.work)
     files = speech_files(args.data)
