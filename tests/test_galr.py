@@ -226,5 +226,6 @@ def test_tiny_galr_overfits_one_mixture():
     with torch.no_grad():
         si_snr = -get_si_snr_with_pitwrapper(sources, run(hparams, mix))
     improvement = si_snr.mean().item() - baseline.item()
-    print(f"overfit: SI-SNRi {improvement:.1f} dB in {time.time() - start:.1f} s")
+    seconds = time.time() - start
+    print(f"overfit: SI-SNRi {improvement:.1f} dB in {seconds:.1f} s")
     assert improvement >= 10.0, f"SI-SNRi {improvement:.1f} dB"
