@@ -456,15 +456,64 @@ def _draw_mixture(
     return mixture, sources, names
 
 
-class DynamicMixingDataset(torch.utils.data.Dataset):
+class EpochSeededDataset(torch.utils.data.Dataset):
+    """Base of the dynamic-mixing datasets: new mixtures every epoch,
+    reproducible and resumable.
+
+    Item ``i`` of epoch ``e`` is made by :meth:`draw` with a generator
+    seeded by ``(seed, e, i)``: the same seed gives the same mixtures
+    whatever the number of dataloader workers, and an epoch resumed from a
+    mid-epoch checkpoint continues with the mixtures it would have seen.
+    Call :meth:`set_epoch` at the start of an epoch (``SeparationBrain``
+    does) to get new mixtures every epoch.
+
+    Arguments
+    ---------
+    num_mixtures : int
+        Items per epoch.
+    segment_seconds : float
+        Mixture length.
+    sample_rate : int
+        Sample rate.
+    seed : int
+        Base seed.
+    """
+
+    def __init__(self, num_mixtures, segment_seconds, sample_rate, seed):
+        if num_mixtures < 1 or segment_seconds <= 0:
+            raise ValueError(
+                "num_mixtures and segment_seconds must be positive, got "
+                f"{num_mixtures} and {segment_seconds}"
+            )
+        self.num_mixtures = int(num_mixtures)
+        self.segment_samples = int(round(segment_seconds * sample_rate))
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        """Selects the mixtures of epoch ``epoch``."""
+        self.epoch = int(epoch)
+
+    def __len__(self):
+        return self.num_mixtures
+
+    def __getitem__(self, index):
+        if not 0 <= index < self.num_mixtures:
+            raise IndexError(f"index {index} out of range {self.num_mixtures}")
+        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+        return {"id": f"dm{self.epoch}_{index}", **self.draw(rng)}
+
+    def draw(self, rng):
+        """One item's signals (``mix_sig``, ``s1_sig``...) from ``rng``."""
+        raise NotImplementedError
+
+
+class DynamicMixingDataset(EpochSeededDataset):
     """Mixtures made on the fly from a speaker-organised folder.
 
     Item ``i`` of epoch ``e`` mixes crops of ``num_spks`` different random
-    speakers, drawn with a generator seeded by ``(seed, e, i)``: the same
-    seed gives the same mixtures whatever the number of dataloader workers,
-    and an epoch resumed from a mid-epoch checkpoint continues with the
-    mixtures it would have seen.  Call :meth:`set_epoch` at the start of an
-    epoch (``SeparationBrain`` does) to get new mixtures every epoch.
+    speakers, drawn with a generator seeded by ``(seed, e, i)``
+    (:class:`EpochSeededDataset`).
 
     Items are dicts with ``id``, ``mix_sig`` and ``s1_sig`` ... ``sC_sig``
     (float tensors ``[T]``), the keys of the CSV datasets of the recipes, so
@@ -523,29 +572,12 @@ class DynamicMixingDataset(torch.utils.data.Dataset):
                 f"{len(self.corpus.speakers)} speakers cannot make "
                 f"{num_spks}-speaker mixtures of different speakers"
             )
-        if num_mixtures < 1 or segment_seconds <= 0:
-            raise ValueError(
-                "num_mixtures and segment_seconds must be positive, got "
-                f"{num_mixtures} and {segment_seconds}"
-            )
-        self.num_mixtures = int(num_mixtures)
+        super().__init__(num_mixtures, segment_seconds, sample_rate, seed)
         self.num_spks = num_spks
-        self.segment_samples = int(round(segment_seconds * sample_rate))
         self.gain_db_range = gain_db_range
-        self.seed = seed
-        self.epoch = 0
 
-    def set_epoch(self, epoch):
-        """Selects the mixtures of epoch ``epoch``."""
-        self.epoch = int(epoch)
-
-    def __len__(self):
-        return self.num_mixtures
-
-    def __getitem__(self, index):
-        if not 0 <= index < self.num_mixtures:
-            raise IndexError(f"index {index} out of range {self.num_mixtures}")
-        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+    def draw(self, rng):
+        """A mixture of ``num_spks`` speakers and its sources."""
         mixture, sources, _ = _draw_mixture(
             self.corpus,
             rng,
@@ -553,10 +585,7 @@ class DynamicMixingDataset(torch.utils.data.Dataset):
             self.segment_samples,
             self.gain_db_range,
         )
-        item = {
-            "id": f"dm{self.epoch}_{index}",
-            "mix_sig": torch.from_numpy(mixture),
-        }
+        item = {"mix_sig": torch.from_numpy(mixture)}
         for i, source in enumerate(sources):
             item[f"s{i + 1}_sig"] = torch.from_numpy(source)
         return item

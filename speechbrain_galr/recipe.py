@@ -68,6 +68,48 @@ def separation_csv_dataset(csv_path, num_spks, extra_sources=()):
     return dataset
 
 
+def csv_or_dynamic_datasets(
+    hparams, extra_sources=(), dm_folder_help="a <speaker>/<file> folder"
+):
+    """The training, validation and test sets of a recipe whose training
+    mixtures are read from a CSV or, with ``dynamic_mixing``, made on the
+    fly by ``hparams["dm_dataset"]`` from the speakers of ``dm_folder``.
+
+    Arguments
+    ---------
+    hparams : dict
+        With ``num_spks``, ``dynamic_mixing``, ``dm_folder``, ``dm_dataset``
+        (a callable returning the dataset) and the ``train_data``,
+        ``valid_data`` and ``test_data`` CSV paths.
+    extra_sources : tuple of str
+        Other signals the CSVs hold (see :func:`separation_csv_dataset`).
+    dm_folder_help : str
+        What ``dm_folder`` should be, for the error when it is missing.
+
+    Returns
+    -------
+    tuple
+        Training, validation and test datasets.
+    """
+
+    def csv_dataset(path):
+        return separation_csv_dataset(path, hparams["num_spks"], extra_sources)
+
+    if hparams["dynamic_mixing"]:
+        if not hparams["dm_folder"]:
+            raise ValueError(
+                f"dynamic_mixing needs --dm_folder, {dm_folder_help}"
+            )
+        train_data = hparams["dm_dataset"]()
+    else:
+        train_data = csv_dataset(hparams["train_data"])
+    return (
+        train_data,
+        csv_dataset(hparams["valid_data"]),
+        csv_dataset(hparams["test_data"]),
+    )
+
+
 def run_separation_recipe(
     argv, prepare, build_datasets, brain_class=SeparationBrain
 ):

@@ -40,8 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare_librimix import prepare_librimix  # noqa: E402
 
 from speechbrain_galr.recipe import (  # noqa: E402
+    csv_or_dynamic_datasets,
     run_separation_recipe,
-    separation_csv_dataset,
 )
 
 
@@ -63,23 +63,11 @@ def prepare(hparams):
 def build_datasets(hparams):
     """Training (CSV or dynamic mixing), validation and test datasets."""
     extra = ("noise",) if hparams["mixture_type"] == "mix_both" else ()
-
-    def csv_dataset(path):
-        return separation_csv_dataset(path, hparams["num_spks"], extra)
-
-    if hparams["dynamic_mixing"]:
-        if not hparams["dm_folder"]:
-            raise ValueError(
-                "dynamic_mixing needs --dm_folder, a LibriSpeech split "
-                "(<speaker>/<chapter>/<file>) or any <speaker>/<file> folder"
-            )
-        train_data = hparams["dm_dataset"]()
-    else:
-        train_data = csv_dataset(hparams["train_data"])
-    return (
-        train_data,
-        csv_dataset(hparams["valid_data"]),
-        csv_dataset(hparams["test_data"]),
+    return csv_or_dynamic_datasets(
+        hparams,
+        extra,
+        "a LibriSpeech split (<speaker>/<chapter>/<file>) or any "
+        "<speaker>/<file> folder",
     )
 
 

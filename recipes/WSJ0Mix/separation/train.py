@@ -34,8 +34,8 @@ import sys
 
 from speechbrain_galr.data import SPLITS, prepare_wsj0mix
 from speechbrain_galr.recipe import (
+    csv_or_dynamic_datasets,
     run_separation_recipe,
-    separation_csv_dataset,
 )
 
 
@@ -53,29 +53,10 @@ def prepare(hparams):
 
 
 def build_datasets(hparams):
-    """The training, validation and test datasets of the recipe.
-
-    The validation and test sets (and the training set without dynamic
-    mixing) read the CSVs of :func:`prepare_wsj0mix`; items have ``id``,
-    ``mix_sig`` and ``s1_sig`` ... ``sC_sig``.
-    """
-
-    def csv_dataset(path):
-        return separation_csv_dataset(path, hparams["num_spks"])
-
-    if hparams["dynamic_mixing"]:
-        if not hparams["dm_folder"]:
-            raise ValueError(
-                "dynamic_mixing needs --dm_folder, a <speaker>/<file> folder"
-            )
-        train_data = hparams["dm_dataset"]()
-    else:
-        train_data = csv_dataset(hparams["train_data"])
-    return (
-        train_data,
-        csv_dataset(hparams["valid_data"]),
-        csv_dataset(hparams["test_data"]),
-    )
+    """The training set (the CSV of :func:`prepare_wsj0mix`, or dynamic
+    mixing), the validation and the test sets; items have ``id``,
+    ``mix_sig`` and ``s1_sig`` ... ``sC_sig``."""
+    return csv_or_dynamic_datasets(hparams)
 
 
 if __name__ == "__main__":

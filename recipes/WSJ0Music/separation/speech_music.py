@@ -22,7 +22,7 @@ import torch
 from speechbrain.nnet.losses import cal_si_snr
 
 from speechbrain_galr.audio_clips import ClipFolder, scale_to_ratio
-from speechbrain_galr.data import SpeakerCorpus
+from speechbrain_galr.data import EpochSeededDataset, SpeakerCorpus
 from speechbrain_galr.metrics import bss_eval_sources
 from speechbrain_galr.separation import SeparationBrain
 
@@ -102,7 +102,7 @@ def read_splits(corpus_folder):
         return json.load(fin)
 
 
-class SpeechMusicDataset(torch.utils.data.Dataset):
+class SpeechMusicDataset(EpochSeededDataset):
     """Speech-music mixtures made on the fly (dynamic mixing).
 
     Item ``i`` of epoch ``e`` is drawn with a generator seeded by
@@ -170,37 +170,19 @@ class SpeechMusicDataset(torch.utils.data.Dataset):
             self.music = music
         else:
             self.music = ClipFolder(music, sample_rate, "music")
-        if num_mixtures < 1 or segment_seconds <= 0:
-            raise ValueError(
-                "num_mixtures and segment_seconds must be positive, got "
-                f"{num_mixtures} and {segment_seconds}"
-            )
+        super().__init__(num_mixtures, segment_seconds, sample_rate, seed)
         if smr_db[0] > smr_db[1]:
             raise ValueError(f"smr_db must be (low, high), got {smr_db}")
-        self.num_mixtures = int(num_mixtures)
-        self.segment_samples = int(round(segment_seconds * sample_rate))
         self.smr_db = tuple(smr_db)
-        self.seed = seed
-        self.epoch = 0
 
-    def set_epoch(self, epoch):
-        """Selects the mixtures of epoch ``epoch``."""
-        self.epoch = int(epoch)
-
-    def __len__(self):
-        return self.num_mixtures
-
-    def __getitem__(self, index):
-        if not 0 <= index < self.num_mixtures:
-            raise IndexError(f"index {index} out of range {self.num_mixtures}")
-        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+    def draw(self, rng):
+        """A speech crop and a music crop mixed at a random SMR."""
         speech, _ = draw_speech(self.speech, rng, self.segment_samples)
         speech = pad_randomly(speech, self.segment_samples, rng)
         music, _, _ = self.music.crop(rng, self.segment_samples)
         smr = rng.uniform(*self.smr_db)
         mixture, sources = mix_speech_music(speech, music, smr, rng)
         return {
-            "id": f"dm{self.epoch}_{index}",
             "mix_sig": mixture,
             "s1_sig": sources[0],
             "s2_sig": sources[1],
