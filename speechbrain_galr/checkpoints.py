@@ -19,6 +19,8 @@ import shutil
 from speechbrain.utils.checkpoints import Checkpoint, Checkpointer
 from speechbrain.utils.distributed import if_main_process
 
+logger = logging.getLogger(__name__)
+
 PARTIAL_PREFIX = ".partial-"
 """Name prefix of a checkpoint folder still being written."""
 
@@ -77,8 +79,9 @@ class AtomicCheckpointer(Checkpointer):
         save_checkpoint` for the arguments.
         """
         self._remove_partial()
+        # the parent logs the partial folder: log the final one instead
         ckpt = super().save_checkpoint(
-            meta or {}, end_of_epoch, name, verbosity
+            meta or {}, end_of_epoch, name, logging.DEBUG
         )
         if ckpt is None:  # not the main process: it wrote nothing
             return None
@@ -86,6 +89,8 @@ class AtomicCheckpointer(Checkpointer):
         if final_dir.exists():  # a custom name saved again
             shutil.rmtree(final_dir)
         os.replace(ckpt.path, final_dir)
+        kind = "end-of-epoch" if end_of_epoch else "intra-epoch"
+        logger.log(verbosity, f"Saved an {kind} checkpoint in {final_dir}")
         paramfiles = {
             key: final_dir / path.name for key, path in ckpt.paramfiles.items()
         }
