@@ -160,44 +160,29 @@ def build_tasnet(
     decoder = Decoder(D, 1, kernel_size=M, stride=M // 2, bias=False)
     if model == "GALR":
         masknet = GALR(D, D, hidden, num_blocks, 8, K, Q, num_spks)
-    elif model == "DPRNN":
+        return TasNet(encoder, masknet, decoder)
 
-        def block():
+    def block():
+        if model == "DPRNN":
             return SBRNNBlock(D, hidden, 1, bidirectional=True)
+        return SBTransformerBlock(
+            1, D, 4, d_ffn=4 * D, use_positional_encoding=True,
+            norm_before=True,
+        )  # fmt: skip
 
-        masknet = Dual_Path_Model(
-            D,
-            D,
-            block(),
-            block(),
-            num_layers=num_blocks,
-            norm="ln",
-            K=K,
-            num_spks=num_spks,
-        )
-    else:
-
-        def block():
-            return SBTransformerBlock(
-                1,
-                D,
-                4,
-                d_ffn=4 * D,
-                use_positional_encoding=True,
-                norm_before=True,
-            )
-
-        masknet = Dual_Path_Model(
-            D,
-            D,
-            block(),
-            block(),
-            num_layers=num_blocks,
-            norm="ln",
-            K=K,
-            num_spks=num_spks,
-            linear_layer_after_inter_intra=False,
-        )
+    masknet = Dual_Path_Model(
+        D,
+        D,
+        block(),
+        block(),
+        num_layers=num_blocks,
+        norm="ln",
+        K=K,
+        num_spks=num_spks,
+        # the linear layer after each path is DPRNN's (the Bi-LSTM's 2H
+        # outputs back to D); the transformer blocks already output D
+        linear_layer_after_inter_intra=model == "DPRNN",
+    )
     return TasNet(encoder, masknet, decoder)
 
 

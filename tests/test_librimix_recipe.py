@@ -5,7 +5,6 @@ of ``train.py`` on a tiny generated corpus."""
 import csv
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -23,6 +22,7 @@ sys.path.insert(0, os.path.abspath(RECIPE))
 
 from noisy_mixing import NoisyDynamicMixingDataset, add_noise  # noqa: E402
 from prepare_librimix import prepare_librimix  # noqa: E402
+from recipe_runner import run_train  # noqa: E402
 from simulate_librimix import main as simulate_main  # noqa: E402
 from simulate_librimix import simulate_librimix  # noqa: E402
 
@@ -298,15 +298,7 @@ TINY_MODEL = [
 
 def run_recipe(args, timeout=120):
     """Runs the recipe's train.py as a user would, from its folder."""
-    result = subprocess.run(
-        [sys.executable, "train.py", *args],
-        cwd=RECIPE,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+    return run_train(RECIPE, args, timeout)
 
 
 def check_outputs(output_folder, num_test):

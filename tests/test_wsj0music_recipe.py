@@ -4,7 +4,6 @@ smoke run of ``train.py`` on a tiny generated corpus."""
 import csv
 import json
 import os
-import subprocess
 import sys
 
 import mir_eval
@@ -22,6 +21,7 @@ RECIPE = os.path.join(
 sys.path.insert(0, os.path.abspath(RECIPE))
 
 from create_wsj0music import create_wsj0music, main  # noqa: E402
+from recipe_runner import run_train  # noqa: E402
 from speech_music import (  # noqa: E402
     SpeechMusicDataset,
     read_splits,
@@ -214,15 +214,7 @@ def corpus(sources, tmp_path_factory):
 
 def run_recipe(args, timeout=120):
     """Runs the recipe's train.py as a user would, from its folder."""
-    result = subprocess.run(
-        [sys.executable, "train.py", *args],
-        cwd=RECIPE,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+    return run_train(RECIPE, args, timeout)
 
 
 @pytest.mark.parametrize("dynamic_mixing", [False, True])
