@@ -207,11 +207,17 @@ def _write_split_csv(root, split, subfolders, sample_rate, csv_path):
         for sub, path in zip(subfolders[1:], paths[1:]):
             row[f"{sub}_wav"] = os.path.abspath(path)
         rows.append(row)
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    write_mixtures_csv(csv_path, rows)
+
+
+def write_mixtures_csv(path, rows):
+    """Writes ``rows`` (dicts, one per mixture; the columns are the keys of
+    the first) to the CSV ``path`` and logs how many there are."""
+    with open(path, "w", newline="") as fout:
+        writer = csv.DictWriter(fout, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    logger.info(f"{csv_path}: {len(rows)} mixtures")
+    logger.info(f"{path}: {len(rows)} mixtures")
 
 
 def _speaker_sort_key(name):

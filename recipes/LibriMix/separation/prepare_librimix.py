@@ -28,6 +28,7 @@ import os
 from tqdm import tqdm
 
 from speechbrain_galr.audio_clips import audio_info
+from speechbrain_galr.data import write_mixtures_csv
 
 logger = logging.getLogger(__name__)
 
@@ -147,11 +148,7 @@ def prepare_librimix(
         rows = []
         for split in names:
             rows += _split_rows(root, split, subfolders, num_spks, sample_rate)
-        with open(csv_paths[stage], "w", newline="") as fout:
-            writer = csv.DictWriter(fout, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        logger.info(f"{csv_paths[stage]}: {len(rows)} mixtures")
+        write_mixtures_csv(csv_paths[stage], rows)
     with open(options_path, "w") as fout:
         json.dump(options, fout)
     return csv_paths

@@ -32,7 +32,6 @@ Authors
 """
 
 import argparse
-import csv
 import logging
 import os
 import sys
@@ -52,6 +51,7 @@ from speechbrain_galr.data import (
     list_speakers,
     mix_sources,
     split_speakers,
+    write_mixtures_csv,
 )
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -261,11 +261,7 @@ def _write_split(root, split, count, speech, noise, num_spks, rng, opts):
         path = os.path.join(
             root, "metadata", f"mixture_{split}_{mixture_type}.csv"
         )
-        with open(path, "w", newline="") as fout:
-            writer = csv.DictWriter(fout, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        logger.info(f"{path}: {len(rows)} mixtures")
+        write_mixtures_csv(path, rows)
 
 
 def _count_or_fraction(text):

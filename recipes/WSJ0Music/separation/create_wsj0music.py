@@ -31,7 +31,6 @@ Authors
 """
 
 import argparse
-import csv
 import json
 import logging
 import os
@@ -52,6 +51,7 @@ from speechbrain_galr.data import (
     SpeakerCorpus,
     list_speakers,
     split_speakers,
+    write_mixtures_csv,
 )
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -181,10 +181,7 @@ def create_wsj0music(
     if not rows:
         raise ValueError("no mixtures requested (all counts are zero)")
     metadata = os.path.join(out_folder, METADATA_FILE)
-    with open(metadata, "w", newline="") as fout:
-        writer = csv.DictWriter(fout, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_mixtures_csv(metadata, rows)
     with open(os.path.join(out_folder, SPLITS_FILE), "w") as fout:
         json.dump(
             {
