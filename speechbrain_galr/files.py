@@ -60,7 +60,8 @@ def atomic_path(path, suffix=None):
     ...     target = pathlib.Path(tmp) / "a.txt"
     ...     with atomic_path(target) as tmp_path:
     ...         _ = pathlib.Path(tmp_path).write_text("done")
-    ...     print(target.read_text(), sorted(p.name for p in target.parent.iterdir()))
+    ...     names = sorted(p.name for p in target.parent.iterdir())
+    ...     print(target.read_text(), names)
     done ['a.txt']
     """
     path = os.fspath(path)
