@@ -12,7 +12,10 @@ Authors
 """
 
 import contextlib
+import ctypes
+import errno
 import os
+import shutil
 import tempfile
 
 TEMP_PREFIX = ".galr-tmp-"
@@ -133,3 +136,101 @@ def write_text_atomic(path, text):
     """
     with atomic_write(path, encoding="utf-8") as handle:
         handle.write(text)
+
+
+def _rename_exchange(first, second):
+    """Swaps two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Returns False where the system has no such call.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    status = renameat2(
+        at_fdcwd,
+        os.fsencode(first),
+        at_fdcwd,
+        os.fsencode(second),
+        rename_exchange,
+    )
+    if status == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), second)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale_staging(folder, prefix):
+    """Removes staging folders of ``prefix`` left by killed processes."""
+    for name in os.listdir(folder):
+        if not name.startswith(prefix):
+            continue
+        # <prefix><pid>-<random>, the random part of mkdtemp has no "-"
+        parts = name[len(prefix) :].split("-")
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        if not _pid_alive(int(parts[0])):
+            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(path):
+    """Yields an empty staging folder beside ``path``; when the block ends
+    without an exception, it takes the place of ``path`` in one rename
+    (the old folder, if any, is then removed); otherwise it is removed.
+
+    A kill at any moment leaves at ``path`` the old complete folder or the
+    new complete one (on Linux; elsewhere the old folder is moved aside
+    for an instant).  Staging folders of killed processes are removed the
+    next time.
+
+    Example
+    -------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     target = pathlib.Path(tmp) / "model"
+    ...     target.mkdir()
+    ...     _ = (target / "old.txt").write_text("old")
+    ...     with atomic_folder(target) as staging:
+    ...         _ = (pathlib.Path(staging) / "new.txt").write_text("new")
+    ...     print(sorted(p.name for p in target.iterdir()),
+    ...           sorted(p.name for p in pathlib.Path(tmp).iterdir()))
+    ['new.txt'] ['model']
+    """
+    path = os.path.abspath(os.fspath(path))
+    parent, name = os.path.split(path)
+    os.makedirs(parent, exist_ok=True)
+    prefix = f"{TEMP_PREFIX}{name}-"
+    _remove_stale_staging(parent, prefix)
+    staging = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent)
+    try:
+        yield staging
+        for root, _, files in os.walk(staging):
+            for file_name in files:
+                with open(os.path.join(root, file_name), "rb+") as handle:
+                    os.fsync(handle.fileno())
+            _fsync_folder(root)
+        if not os.path.lexists(path):
+            os.rename(staging, path)
+        elif _rename_exchange(staging, path):
+            pass  # `staging` now holds the old folder
+        else:
+            os.rename(path, staging + ".old")
+            os.rename(staging, path)
+            staging += ".old"
+        _fsync_folder(parent)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
