@@ -1,232 +1,43 @@
-"""Separation metrics: BSS-eval SDR/SIR/SAR and SI-SNR improvements.
+"""Separation metrics: SI-SNR, SDR, and the one permutation search.
 
-:func:`bss_eval_sources` computes what ``mir_eval.separation.
-bss_eval_sources`` computes (BSS-eval v3, Vincent et al. 2006): each
-estimate is projected by least squares onto the delayed copies (0 to 511
-samples) of its reference and of all references; the projections split it
-into target, interference and artifacts.  It is written with NumPy and
-SciPy alone, so the package does not need mir_eval, and computes the Gram
-matrix of the references once, factorised (Cholesky), for all the
-estimates of the same references (mir_eval recomputes and solves it for
-every estimate-reference pair).  ``tests/test_metrics.py`` checks it
-against mir_eval.
+* :func:`pairwise_si_snr`: SI-SNR (paper eq. 17 without the minus sign) of
+  every reference against every estimate, with SpeechBrain's
+  ``cal_si_snr``.
+* :func:`best_permutation`: for a batch of ``[C, C]`` score matrices, the
+  order of the estimates with the highest summed score.  Every place that
+  matches estimates to references uses it: test scoring, figures, and the
+  chunk alignment of long-signal separation (with a similarity score).
+* :func:`sdr`: BSS-eval v3 SDR (512-tap distortion filters, Vincent et al.
+  2006), computed by ``fast_bss_eval`` in float64, which agrees with
+  ``mir_eval.separation.bss_eval_sources`` to 1e-12 dB on our test
+  mixtures (``tests/test_metrics.py``).
+* :func:`separation_scores`: SDR, SDRi, SI-SNR, SI-SNRi of one separated
+  mixture, with the best permutation (two-speaker separation) or in fixed
+  order (speech/music), optionally per named source;
+  :func:`separation_metric_stats` gathers them over a test set with
+  SpeechBrain's ``MetricStats``.
 
 Authors
  * speechbrain-galr contributors 2026
 """
 
+import functools
 import itertools
 
-import numpy as np
+import fast_bss_eval
 import torch
-from scipy.linalg import toeplitz
-from scipy.signal import fftconvolve
-from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
+from speechbrain.nnet.losses import cal_si_snr
+from speechbrain.utils.metric_stats import MetricStats
 
 FILTER_LENGTH = 512
 """Taps of the distortion filters of BSS-eval (mir_eval's value)."""
 
-
-def _safe_db(num, den):
-    """``10 log10(num / den)``, +inf where ``den`` is zero (as mir_eval)."""
-    if den == 0:
-        return np.inf
-    return 10 * np.log10(num / den)
+SCORE_KEYS = ("sdr", "sdr_i", "si-snr", "si-snr_i")
+"""The scores of :func:`separation_scores`, in ``test_results.csv`` order."""
 
 
-def _check_sources(reference_sources, estimated_sources):
-    """Returns both as float64 ``[C, T]`` arrays or raises a named error."""
-    refs = np.asarray(reference_sources, dtype=np.float64)
-    ests = np.asarray(estimated_sources, dtype=np.float64)
-    if refs.ndim == 1:
-        refs, ests = refs[None], ests.reshape(1, -1)
-    if refs.shape != ests.shape:
-        raise ValueError(
-            f"reference sources {refs.shape} and estimated sources "
-            f"{ests.shape} must have the same [C, T] shape"
-        )
-    if refs.ndim != 2 or refs.shape[1] == 0:
-        raise ValueError(
-            f"sources must be a non-empty [C, T] array, got {refs.shape}"
-        )
-    if not (np.isfinite(refs).all() and np.isfinite(ests).all()):
-        raise ValueError("sources contain NaN or Inf values")
-    for name, arr in (("reference", refs), ("estimated", ests)):
-        silent = np.flatnonzero(~np.any(arr != 0, axis=1))
-        if silent.size:
-            raise ValueError(
-                f"{name} source(s) {silent.tolist()} are all zeros; "
-                "BSS-eval is undefined for silent sources"
-            )
-    return refs, ests
-
-
-def _delayed_correlation(x_fft, y_fft, flen):
-    """Correlations ``sum_t x[t + d] y[t]`` for d = 0 and d = -1..-(flen-1)
-    (first column of the Toeplitz block), from zero-padded FFTs."""
-    corr = np.real(np.fft.ifft(x_fft * np.conj(y_fft)))
-    return corr, np.hstack((corr[0], corr[-1:-flen:-1]))
-
-
-class ReferenceProjector:
-    """Least-squares projections on delayed copies of reference sources.
-
-    Holds the Gram matrix of the references' delayed copies and its
-    Cholesky factors (all references together, and each alone), so that
-    any number of estimates of the same references (e.g. a model's output
-    and the mixture) are scored without refactoring.
-
-    Arguments
-    ---------
-    reference_sources : numpy.ndarray
-        ``[C, T]`` float64 references.
-    filter_length : int
-        Taps of the distortion filters.
-    """
-
-    def __init__(self, reference_sources, filter_length=FILTER_LENGTH):
-        self.refs = reference_sources
-        nsrc, nsampl = reference_sources.shape
-        flen = self.flen = filter_length
-        self.n_fft = int(2 ** np.ceil(np.log2(nsampl + flen - 1.0)))
-        self.ref_fft = np.fft.fft(reference_sources, n=self.n_fft, axis=1)
-        # Gram matrix of the delayed references: [C*flen, C*flen]
-        gram = np.zeros((nsrc * flen, nsrc * flen))
-        for i in range(nsrc):
-            for j in range(i + 1):
-                corr, first_col = _delayed_correlation(
-                    self.ref_fft[i], self.ref_fft[j], flen
-                )
-                block = toeplitz(first_col, r=corr[:flen])
-                gram[i * flen : (i + 1) * flen, j * flen : (j + 1) * flen] = (
-                    block
-                )
-                gram[j * flen : (j + 1) * flen, i * flen : (i + 1) * flen] = (
-                    block.T
-                )
-        self.full = _Solver(gram)
-        self.own = [
-            _Solver(gram[j * flen : (j + 1) * flen, j * flen : (j + 1) * flen])
-            for j in range(nsrc)
-        ]
-
-    def scores(self, estimated_sources, pairs):
-        """SDR, SIR, SAR ``[C, C]`` (estimate, reference) for ``pairs``."""
-        nsrc, nsampl = self.refs.shape
-        flen = self.flen
-        out_len = nsampl + flen - 1
-        est_fft = np.fft.fft(estimated_sources, n=self.n_fft, axis=1)
-        sdr = np.full((nsrc, nsrc), np.nan)
-        sir = np.full((nsrc, nsrc), np.nan)
-        sar = np.full((nsrc, nsrc), np.nan)
-        for k in range(nsrc):
-            # inner products of estimate k with every delayed reference
-            rhs = np.concatenate(
-                [
-                    _delayed_correlation(self.ref_fft[i], est_fft[k], flen)[1]
-                    for i in range(nsrc)
-                ]
-            )
-            filters = self.full(rhs).reshape(nsrc, flen)
-            full_proj = np.zeros(out_len)
-            for i in range(nsrc):
-                full_proj += fftconvolve(filters[i], self.refs[i])[:out_len]
-            est_pad = np.zeros(out_len)
-            est_pad[:nsampl] = estimated_sources[k]
-            e_artif = est_pad - full_proj
-            for j in pairs[k]:
-                own = self.own[j](rhs[j * flen : (j + 1) * flen])
-                s_filt = fftconvolve(own, self.refs[j])[:out_len]
-                e_interf = full_proj - s_filt
-                num = np.sum(s_filt**2)
-                sdr[k, j] = _safe_db(num, np.sum((e_interf + e_artif) ** 2))
-                sir[k, j] = _safe_db(num, np.sum(e_interf**2))
-                sar[k, j] = _safe_db(np.sum(full_proj**2), np.sum(e_artif**2))
-        return sdr, sir, sar
-
-
-class _Solver:
-    """Solves ``G x = b`` for a symmetric Gram matrix G: Cholesky factor
-    computed once (with torch, whose thread count the training sets; a
-    multi-threaded OpenBLAS is very slow on a busy machine), least squares
-    (mir_eval's fallback) if G is singular.
-    """
-
-    def __init__(self, gram):
-        self.gram = torch.from_numpy(gram)
-        factor, info = torch.linalg.cholesky_ex(self.gram)
-        self.factor = factor if int(info) == 0 else None
-
-    def __call__(self, rhs):
-        rhs = torch.from_numpy(np.ascontiguousarray(rhs))[:, None]
-        if self.factor is not None:
-            return torch.cholesky_solve(rhs, self.factor)[:, 0].numpy()
-        return torch.linalg.lstsq(self.gram, rhs).solution[:, 0].numpy()
-
-
-def bss_eval_sources(
-    reference_sources,
-    estimated_sources,
-    compute_permutation=True,
-    filter_length=FILTER_LENGTH,
-    projector=None,
-):
-    """BSS-eval v3 SDR, SIR and SAR of estimated sources.
-
-    Same definition and results as ``mir_eval.separation.
-    bss_eval_sources`` (with its fixed 512-tap distortion filters):
-    ``SDR = 10 log10(|s_filt|^2 / |e_interf + e_artif|^2)`` where
-    ``s_filt`` is the estimate projected on the delayed copies of its
-    reference.  With ``compute_permutation`` the estimates are matched to
-    the references by the permutation of best mean SIR, as mir_eval does.
-
-    Arguments
-    ---------
-    reference_sources : array_like
-        ``[C, T]`` true sources (or ``[T]`` for one source).
-    estimated_sources : array_like
-        ``[C, T]`` estimates.
-    compute_permutation : bool
-        Whether to search the best estimate-to-reference matching.
-    filter_length : int
-        Taps of the distortion filters (512 in BSS-eval).
-    projector : ReferenceProjector or None
-        Reuse the factorised Gram matrix of these references (built when
-        None).
-
-    Returns
-    -------
-    sdr, sir, sar : numpy.ndarray
-        ``[C]`` values in dB, for reference ``j`` and its matched estimate.
-    perm : numpy.ndarray
-        ``[C]`` index of the estimate matched with each reference.
-
-    Example
-    -------
-    >>> rng = np.random.default_rng(0)
-    >>> refs = rng.standard_normal((2, 8000))
-    >>> ests = refs[::-1] + 0.1 * rng.standard_normal((2, 8000))
-    >>> sdr, sir, sar, perm = bss_eval_sources(refs, ests)
-    >>> sdr.shape, perm.tolist(), bool((sdr > 15).all())
-    ((2,), [1, 0], True)
-    """
-    refs, ests = _check_sources(reference_sources, estimated_sources)
-    nsrc = refs.shape[0]
-    if projector is None:
-        projector = ReferenceProjector(refs, filter_length)
-    dum = np.arange(nsrc)
-    if not compute_permutation:
-        sdr, sir, sar = projector.scores(ests, [[k] for k in range(nsrc)])
-        return sdr[dum, dum], sir[dum, dum], sar[dum, dum], dum
-    sdr, sir, sar = projector.scores(ests, [list(dum)] * nsrc)
-    perms = list(itertools.permutations(range(nsrc)))
-    mean_sir = [np.mean(sir[list(perm), dum]) for perm in perms]
-    best = np.asarray(perms[int(np.argmax(mean_sir))])
-    return sdr[best, dum], sir[best, dum], sar[best, dum], best
-
-
-def si_snr(references, estimates):
-    """Permutation-invariant SI-SNR in dB (eq. 17 without the minus sign).
+def pairwise_si_snr(references, estimates):
+    """SI-SNR in dB of every reference against every estimate.
 
     Arguments
     ---------
@@ -238,19 +49,185 @@ def si_snr(references, estimates):
     Returns
     -------
     torch.Tensor
-        ``[B]`` SI-SNR averaged over the sources, best permutation.
+        ``[B, C, C]``: entry ``(b, c, d)`` is the SI-SNR of estimate ``d``
+        against reference ``c``.
 
     Example
     -------
     >>> refs = torch.randn(3, 800, 2)
-    >>> si_snr(refs, refs.flip(-1) + 0.01 * torch.randn(3, 800, 2)).shape
-    torch.Size([3])
+    >>> scores = pairwise_si_snr(refs, refs.flip(-1))
+    >>> scores.shape, bool((scores[:, 0, 1] > 100).all())
+    (torch.Size([3, 2, 2]), True)
     """
-    return -get_si_snr_with_pitwrapper(references, estimates.clone())
+    B, T, C = references.shape
+    # [B, T, C, C]: reference c in dim 2, estimate d in dim 3
+    refs = references[..., :, None].expand(B, T, C, C)
+    ests = estimates[..., None, :].expand(B, T, C, C)
+    # [T, B, C * C]: cal_si_snr's layout; it masks the estimates in place,
+    # so they are copied by reshape (contiguous)
+    refs = refs.permute(1, 0, 2, 3).reshape(T, B, C * C)
+    ests = ests.permute(1, 0, 2, 3).reshape(T, B, C * C).clone()
+    # [1, B, C * C] negated -> [B, C, C]
+    return -cal_si_snr(refs, ests)[0].reshape(B, C, C)
 
 
-def separation_scores(mixture, references, estimates):
+def best_permutation(scores):
+    """The order of the estimates that maximises the summed score.
+
+    The one permutation search of the package: score matrices from
+    :func:`pairwise_si_snr` (test scores, figures) or from a similarity
+    (chunk alignment) all go through it.  All ``C!`` orders are compared at
+    once, for the whole batch, on the device of ``scores`` (no host sync).
+
+    Arguments
+    ---------
+    scores : torch.Tensor
+        ``[B, C, C]``: entry ``(b, c, d)`` scores estimate ``d`` as the
+        estimate of reference ``c`` (higher is better).
+
+    Returns
+    -------
+    torch.LongTensor
+        ``[B, C]``: for each reference ``c``, the index of its estimate.
+
+    Example
+    -------
+    >>> scores = torch.tensor([[[0.0, 9.0, 1.0],
+    ...                         [1.0, 0.0, 8.0],
+    ...                         [7.0, 1.0, 0.0]]])
+    >>> best_permutation(scores).tolist()
+    [[1, 2, 0]]
+    """
+    num = scores.shape[-1]
+    # [C!, C]
+    orders = torch.tensor(
+        list(itertools.permutations(range(num))), device=scores.device
+    )
+    rows = torch.arange(num, device=scores.device)
+    # [B, C!]: summed score of every order
+    totals = scores[:, rows, orders].sum(dim=-1)
+    return orders[totals.argmax(dim=-1)]
+
+
+def permute_sources(estimates, order):
+    """Reorders the sources (last dim) of ``[B, T, C]`` by ``[B, C]``.
+
+    Example
+    -------
+    >>> est = torch.arange(6.0).reshape(1, 2, 3)
+    >>> permute_sources(est, torch.tensor([[2, 0, 1]])).tolist()
+    [[[2.0, 0.0, 1.0], [5.0, 3.0, 4.0]]]
+    """
+    index = order[:, None, :].expand(-1, estimates.shape[1], -1)
+    return estimates.gather(2, index)
+
+
+def si_snr(references, estimates, permute=True):
+    """SI-SNR in dB of each source, best permutation or fixed order.
+
+    Arguments
+    ---------
+    references : torch.Tensor
+        ``[B, T, C]`` sources.
+    estimates : torch.Tensor
+        ``[B, T, C]`` estimates.
+    permute : bool
+        Match the estimates to the references with
+        :func:`best_permutation` (False: estimate c is for reference c).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[B, C]`` SI-SNR of reference c and its estimate.
+
+    Example
+    -------
+    >>> refs = torch.randn(3, 800, 2)
+    >>> est = refs.flip(-1) + 0.01 * torch.randn(3, 800, 2)
+    >>> bool((si_snr(refs, est) > 30).all()), bool((si_snr(refs, est, False)
+    ...                                             < 0).all())
+    (True, True)
+    """
+    scores = pairwise_si_snr(references, estimates)
+    num = scores.shape[-1]
+    if permute:
+        order = best_permutation(scores)
+    else:
+        order = torch.arange(num, device=scores.device).expand(len(scores), -1)
+    return scores.gather(2, order[..., None])[..., 0]
+
+
+def sdr(references, estimates):
+    """BSS-eval SDR in dB of estimate c against reference c (fixed order).
+
+    ``SDR = 10 log10(|s_target|^2 / |estimate - s_target|^2)`` with
+    ``s_target`` the estimate projected on the 512 delayed copies of its
+    reference, as ``mir_eval.separation.bss_eval_sources`` computes it;
+    here by ``fast_bss_eval`` in float64.
+
+    Arguments
+    ---------
+    references : torch.Tensor
+        ``[..., C, T]`` sources (BSS-eval's layout, sources first).
+    estimates : torch.Tensor
+        ``[..., C, T]`` estimates in the order of the references.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[..., C]`` float64.
+
+    Example
+    -------
+    >>> refs = torch.randn(2, 4000)
+    >>> sdr(refs, refs + 0.1 * torch.randn(2, 4000)).shape
+    torch.Size([2])
+    """
+    refs = references.detach().double().cpu()
+    ests = estimates.detach().double().cpu()
+    neg_sdr = fast_bss_eval.sdr_loss(
+        ests, refs, filter_length=FILTER_LENGTH, pairwise=False
+    )
+    return -neg_sdr
+
+
+def check_sources(mixture, references, estimates):
+    """Raises a ValueError naming the problem unless ``mixture [T]``,
+    ``references [T, C]`` and ``estimates [T, C]`` can be scored (same
+    length, finite, no silent reference: BSS-eval is undefined for one)."""
+    if mixture.dim() != 1 or references.dim() != 2:
+        raise ValueError(
+            f"expected mixture [T] and references [T, C], got "
+            f"{tuple(mixture.shape)} and {tuple(references.shape)}"
+        )
+    num_samples, num = references.shape
+    if estimates.shape != references.shape or len(mixture) != num_samples:
+        raise ValueError(
+            f"estimates {tuple(estimates.shape)} and mixture "
+            f"{tuple(mixture.shape)} must have the shapes [T, {num}] and [T] "
+            f"of the references {tuple(references.shape)}"
+        )
+    for name, signal in (("mixture", mixture), ("estimates", estimates)):
+        if not torch.isfinite(signal).all():
+            raise ValueError(f"{name} contain NaN or Inf values")
+    silent = (references == 0).all(dim=0).nonzero()[:, 0].tolist()
+    if silent:
+        raise ValueError(
+            f"reference source(s) {silent} are all zeros; BSS-eval is "
+            "undefined for silent sources"
+        )
+
+
+def separation_scores(
+    mixture, references, estimates, permute=True, source_names=None
+):
     """SDR, SDRi, SI-SNR and SI-SNRi of one separated mixture.
+
+    The estimates are matched to the references by the best SI-SNR
+    permutation (:func:`best_permutation`), or taken in their order with
+    ``permute=False`` (speech then music); SDR is then computed for the
+    same pairs.  The improvements are over the mixture taken as the
+    estimate of every source.
 
     Arguments
     ---------
@@ -259,13 +236,18 @@ def separation_scores(mixture, references, estimates):
     references : torch.Tensor
         ``[T, C]`` true sources.
     estimates : torch.Tensor
-        ``[T, C]`` estimates (any order; SI-SNR uses the best permutation,
-        SDR the permutation of best SIR, as the SepFormer recipe does).
+        ``[T, C]`` estimates.
+    permute : bool
+        Search the best estimate order (False: fixed order).
+    source_names : sequence of str or None
+        Names of the C sources: adds ``<name>_si-snr``, ``<name>_si-snr_i``,
+        ``<name>_sdr``, ``<name>_sdr_i`` before the means.
 
     Returns
     -------
     dict
-        ``sdr``, ``sdr_i``, ``si-snr``, ``si-snr_i`` (dB, mean over sources).
+        ``sdr``, ``sdr_i``, ``si-snr``, ``si-snr_i`` (dB, mean over the
+        sources), after the per-source scores when ``source_names``.
 
     Example
     -------
@@ -275,35 +257,73 @@ def separation_scores(mixture, references, estimates):
     >>> sorted(scores), scores["si-snr_i"] > 15
     (['sdr', 'sdr_i', 'si-snr', 'si-snr_i'], True)
     """
-    if mixture.dim() != 1 or references.dim() != 2:
-        raise ValueError(
-            f"expected mixture [T] and references [T, C], got "
-            f"{tuple(mixture.shape)} and {tuple(references.shape)}"
-        )
-    if estimates.shape != references.shape:
-        raise ValueError(
-            f"estimates {tuple(estimates.shape)} and references "
-            f"{tuple(references.shape)} must have the same [T, C] shape"
-        )
-    num_spks = references.shape[-1]
+    check_sources(mixture, references, estimates)
+    num = references.shape[-1]
+    if source_names is not None and len(source_names) != num:
+        raise ValueError(f"{len(source_names)} source names for {num} sources")
     references = references.detach().float().cpu()
     estimates = estimates.detach().float().cpu()
-    # [1, T, C]: the mixture as the estimate of every source
-    mix_as_est = mixture.detach().float().cpu()[None, :, None]
-    mix_as_est = mix_as_est.expand(1, -1, num_spks).contiguous()
-    sisnr = float(si_snr(references[None], estimates[None])[0])
-    sisnr_mix = float(si_snr(references[None], mix_as_est)[0])
-    refs_np, _ = _check_sources(references.t().numpy(), references.t().numpy())
-    projector = ReferenceProjector(refs_np)
-    sdr, _, _, _ = bss_eval_sources(
-        refs_np, estimates.t().numpy(), projector=projector
+    # [2, T, C]: the estimates, and the mixture as the estimate of each source
+    mix_as_est = mixture.detach().float().cpu()[:, None].expand(-1, num)
+    candidates = torch.stack([estimates, mix_as_est])
+    refs = references[None].expand_as(candidates)
+    # [2, C, C] SI-SNRs; [2, C] orders (the mixture's is any: all alike)
+    pairs = pairwise_si_snr(refs, candidates)
+    order = torch.arange(num).repeat(2, 1)
+    if permute:
+        order[0] = best_permutation(pairs[:1])[0]
+    # [2, C] each, in the order of the references
+    si_snrs = pairs.gather(2, order[..., None])[..., 0]
+    matched = permute_sources(candidates, order)
+    sdrs = sdr(refs.transpose(1, 2), matched.transpose(1, 2)).float()
+    per_source = {"si-snr": si_snrs[0], "si-snr_i": si_snrs[0] - si_snrs[1]}
+    per_source.update({"sdr": sdrs[0], "sdr_i": sdrs[0] - sdrs[1]})
+    scores = {}
+    for index, name in enumerate(source_names or ()):
+        for key in ("si-snr", "si-snr_i", "sdr", "sdr_i"):
+            scores[f"{name}_{key}"] = float(per_source[key][index])
+    for key in SCORE_KEYS:
+        scores[key] = float(per_source[key].mean())
+    return scores
+
+
+def score_packed(scores, estimates, mixture_and_references):
+    """``scores(mixture, references, estimates)`` of one utterance whose
+    mixture and references come packed as ``[T, 1 + C]`` (mixture first):
+    ``MetricStats`` hands a metric one prediction and one target."""
+    return scores(
+        mixture_and_references[:, 0], mixture_and_references[:, 1:], estimates
     )
-    sdr_mix, _, _, _ = bss_eval_sources(
-        refs_np, mix_as_est[0].t().numpy(), projector=projector
+
+
+def separation_metric_stats(scores=separation_scores, n_jobs=1):
+    """A ``MetricStats`` that scores test utterances one by one.
+
+    Append batches with ``stats.append(ids, predict=estimates [B, T, C],
+    target=torch.cat([mixture[..., None], references], -1), lengths=...)``
+    (relative lengths); ``stats.scores`` then holds one dict per utterance.
+
+    Arguments
+    ---------
+    scores : callable
+        ``(mixture [T], references [T, C], estimates [T, C]) -> dict``,
+        e.g. :func:`separation_scores`; with ``n_jobs > 1`` it must be
+        picklable (a module-level function or a ``functools.partial``).
+    n_jobs : int
+        Processes scoring in parallel (joblib), 1 for none.
+
+    Example
+    -------
+    >>> refs = torch.randn(2, 1600, 2)
+    >>> stats = separation_metric_stats()
+    >>> stats.append(["a", "b"], predict=refs.flip(-1),
+    ...              target=torch.cat([refs.sum(-1, keepdim=True), refs], -1),
+    ...              lengths=torch.tensor([1.0, 0.5]))
+    >>> stats.ids, [round(s["si-snr"]) > 100 for s in stats.scores]
+    (['a', 'b'], [True, True])
+    """
+    return MetricStats(
+        metric=functools.partial(score_packed, scores),
+        n_jobs=n_jobs,
+        batch_eval=False,
     )
-    return {
-        "sdr": float(sdr.mean()),
-        "sdr_i": float(sdr.mean() - sdr_mix.mean()),
-        "si-snr": sisnr,
-        "si-snr_i": sisnr - sisnr_mix,
-    }

@@ -1,8 +1,12 @@
 """Figures of separation runs: test examples and training curves.
 
-Both write PNG files with matplotlib's Agg backend.  From the command line,
-``python -m speechbrain_galr.plotting OUT.png LABEL=RUN/curves.csv ...``
-draws the curves of several runs on one figure (e.g. GALR vs DPRNN).
+Figures are ``matplotlib.figure.Figure`` objects made by :func:`new_figure`
+and written by :func:`save_figure`, atomically: no pyplot, so no GUI
+backend is chosen or needed, and importing this module imports no
+matplotlib at all (it is imported when a figure is drawn).  From the
+command line, ``python -m speechbrain_galr.plotting OUT.png
+LABEL=RUN/curves.csv ...`` draws the curves of several runs on one figure
+(e.g. GALR vs DPRNN).
 
 Authors
  * speechbrain-galr contributors 2026
@@ -10,62 +14,54 @@ Authors
 
 import argparse
 import csv
-import itertools
 import logging
 import os
 
-import matplotlib
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-# its font search logs pages at DEBUG level into SpeechBrain's log.txt
-logging.getLogger("matplotlib").setLevel(logging.WARNING)
+from speechbrain_galr.files import atomic_path
+from speechbrain_galr.metrics import best_permutation, pairwise_si_snr
 
 
-def _si_snr_db(reference, estimate):
-    """SI-SNR in dB of two 1-D arrays (for ordering the plotted sources)."""
-    reference = reference - reference.mean()
-    estimate = estimate - estimate.mean()
-    scale = np.dot(estimate, reference) / (np.dot(reference, reference) + 1e-8)
-    target = scale * reference
-    noise = estimate - target
-    return 10 * np.log10((target**2).sum() / ((noise**2).sum() + 1e-8) + 1e-8)
+def new_figure(**figure_kwargs):
+    """A matplotlib ``Figure`` outside pyplot (any backend, no GUI).
 
-
-def best_permutation(references, estimates):
-    """Order of the estimates ``[T, C]`` that best matches the references
-    ``[T, C]`` by mean SI-SNR.
+    Arguments
+    ---------
+    **figure_kwargs
+        Passed to ``matplotlib.figure.Figure`` (``figsize``...).
 
     Example
     -------
-    >>> refs = np.random.default_rng(0).standard_normal((100, 2))
-    >>> best_permutation(refs, refs[:, ::-1])
-    [1, 0]
+    >>> fig = new_figure(figsize=(2, 1))
+    >>> type(fig).__name__, len(fig.subplots(1, 2))
+    ('Figure', 2)
     """
-    num = references.shape[1]
-    return list(
-        max(
-            itertools.permutations(range(num)),
-            key=lambda perm: np.mean(
-                [
-                    _si_snr_db(references[:, c], estimates[:, perm[c]])
-                    for c in range(num)
-                ]
-            ),
-        )
-    )
+    from matplotlib.figure import Figure
+
+    # its font search logs pages at DEBUG level into SpeechBrain's log.txt
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    return Figure(**figure_kwargs)
+
+
+def save_figure(fig, path, dpi=110):
+    """Lays out ``fig`` and writes it to ``path`` atomically (PNG, PDF...
+    by the file name)."""
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
 
 
 def plot_examples(examples, sample_rate, path):
     """Waveforms of separated examples: one row per example, the mixture
-    and, per source, the reference (grey) under its estimate.
+    and, per source, the reference (grey) under its matched estimate.
 
     Arguments
     ---------
     examples : list of tuple
-        ``(name, mixture [T], estimates [T, C], references [T, C])``.
+        ``(name, mixture [T], estimates [T, C], references [T, C])``
+        (arrays or tensors).
     sample_rate : int
         Sample rate (for the time axis).
     path : str
@@ -84,36 +80,32 @@ def plot_examples(examples, sample_rate, path):
     if not examples:
         raise ValueError("no examples to plot")
     num_spks = examples[0][2].shape[1]
-    fig, axes = plt.subplots(
-        len(examples),
-        1 + num_spks,
-        figsize=(4 * (1 + num_spks), 2.2 * len(examples)),
-        squeeze=False,
-    )
+    fig = new_figure(figsize=(4 * (1 + num_spks), 2.2 * len(examples)))
+    axes = fig.subplots(len(examples), 1 + num_spks, squeeze=False)
     for row, (name, mixture, estimates, references) in enumerate(examples):
+        estimates = torch.as_tensor(np.asarray(estimates)).float()
+        references = torch.as_tensor(np.asarray(references)).float()
         time_axis = np.arange(len(mixture)) / sample_rate
         axes[row, 0].plot(time_axis, mixture, lw=0.5, color="black")
         axes[row, 0].set_title(f"{name[:40]}: mixture", fontsize=8)
-        perm = best_permutation(references, estimates)
+        # [1, C, C] -> order [C] and SI-SNR of each matched pair
+        pairs = pairwise_si_snr(references[None], estimates[None])
+        order = best_permutation(pairs)[0]
         for c in range(num_spks):
-            est = estimates[:, perm[c]]
-            ref = references[:, c]
-            score = _si_snr_db(ref, est)
             ax = axes[row, 1 + c]
-            ax.plot(time_axis, ref, lw=0.5, color="0.6", label="reference")
+            ax.plot(time_axis, references[:, c], lw=0.5, color="0.6")
             ax.plot(
-                time_axis, est, lw=0.5, color="C0", alpha=0.8, label="estimate"
+                time_axis, estimates[:, order[c]], lw=0.5, color="C0", alpha=0.8
             )
+            score = float(pairs[0, c, order[c]])
             ax.set_title(f"source {c + 1}: SI-SNR {score:.1f} dB", fontsize=8)
             if row == 0 and c == 0:
-                ax.legend(fontsize=7, loc="upper right")
+                ax.legend(["reference", "estimate"], fontsize=7)
         for ax in axes[row]:
             ax.tick_params(labelsize=7)
     for ax in axes[-1]:
         ax.set_xlabel("time (s)", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def read_curves(path):
@@ -145,36 +137,24 @@ def plot_training_curves(runs, path):
     ...     os.path.getsize(tmp + "/c.png") > 0
     True
     """
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = new_figure(figsize=(10, 3.6))
+    axes = fig.subplots(1, 2)
     for index, (label, csv_path) in enumerate(runs.items()):
         rows = read_curves(csv_path)
         color = f"C{index}"
         for ax, x_key in zip(axes, ("optimizer_steps", "train_minutes")):
             x = [r[x_key] for r in rows]
-            ax.plot(
-                x,
-                [r["train_si-snr"] for r in rows],
-                "--",
-                color=color,
-                label=f"{label} train",
-            )
-            ax.plot(
-                x,
-                [r["valid_si-snr"] for r in rows],
-                "o-",
-                ms=3,
-                color=color,
-                label=f"{label} valid",
-            )
+            train = [r["train_si-snr"] for r in rows]
+            valid = [r["valid_si-snr"] for r in rows]
+            ax.plot(x, train, "--", color=color, label=f"{label} train")
+            ax.plot(x, valid, "o-", ms=3, color=color, label=f"{label} valid")
     axes[0].set_xlabel("optimizer steps")
     axes[1].set_xlabel("training time (min)")
     for ax in axes:
         ax.set_ylabel("SI-SNR (dB)")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv=None):

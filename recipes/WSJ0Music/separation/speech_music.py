@@ -19,11 +19,10 @@ import os
 
 import numpy as np
 import torch
-from speechbrain.nnet.losses import cal_si_snr
 
 from speechbrain_galr.audio_clips import ClipFolder, scale_to_ratio
 from speechbrain_galr.data import EpochSeededDataset, SpeakerCorpus
-from speechbrain_galr.metrics import bss_eval_sources
+from speechbrain_galr.metrics import separation_scores
 from speechbrain_galr.separation import SeparationBrain
 
 SOURCE_NAMES = ("speech", "music")
@@ -229,10 +228,10 @@ def pad_randomly(signal, length, rng):
 def speech_music_scores(mixture, references, estimates):
     """Per-source SI-SNR(i) and SDR(i) of a speech-music separation.
 
-    The estimates are taken in their fixed order (speech, then music): no
-    permutation is searched, neither for SI-SNR nor for BSS-eval's SDR.
-    The improvements are over the mixture taken as the estimate of each
-    source.
+    The fixed-order case of :func:`speechbrain_galr.metrics.
+    separation_scores`: the estimates are taken in their order (speech,
+    then music), no permutation is searched; the improvements are over the
+    mixture taken as the estimate of each source.
 
     Arguments
     ---------
@@ -260,39 +259,9 @@ def speech_music_scores(mixture, references, estimates):
     >>> speech_music_scores(refs.sum(-1), refs, est.flip(-1))["si-snr"] < 0
     True
     """
-    if mixture.dim() != 1 or references.shape != (mixture.shape[0], 2):
-        raise ValueError(
-            f"expected mixture [T] and references [T, 2], got "
-            f"{tuple(mixture.shape)} and {tuple(references.shape)}"
-        )
-    if estimates.shape != references.shape:
-        raise ValueError(
-            f"estimates {tuple(estimates.shape)} and references "
-            f"{tuple(references.shape)} must have the same [T, 2] shape"
-        )
-    references = references.detach().float().cpu()
-    estimates = estimates.detach().float().cpu()
-    # [T, 2]: the mixture as the estimate of both sources
-    mix_as_est = mixture.detach().float().cpu()[:, None].expand(-1, 2)
-    # cal_si_snr takes [T, B, C], returns [1, B, C] negated; masks in place
-    si_snr = -cal_si_snr(references[:, None], estimates[:, None].clone())
-    si_snr_mix = -cal_si_snr(references[:, None], mix_as_est[:, None].clone())
-    refs_np = references.t().numpy()
-    sdr = bss_eval_sources(refs_np, estimates.t().numpy(), False)[0]
-    sdr_mix = bss_eval_sources(refs_np, mix_as_est.t().numpy(), False)[0]
-    scores = {}
-    for index, name in enumerate(SOURCE_NAMES):
-        scores[f"{name}_si-snr"] = float(si_snr[0, 0, index])
-        scores[f"{name}_si-snr_i"] = float(
-            si_snr[0, 0, index] - si_snr_mix[0, 0, index]
-        )
-        scores[f"{name}_sdr"] = float(sdr[index])
-        scores[f"{name}_sdr_i"] = float(sdr[index] - sdr_mix[index])
-    for key in ("sdr", "sdr_i", "si-snr", "si-snr_i"):
-        scores[key] = float(
-            np.mean([scores[f"{n}_{key}"] for n in SOURCE_NAMES])
-        )
-    return scores
+    return separation_scores(
+        mixture, references, estimates, permute=False, source_names=SOURCE_NAMES
+    )
 
 
 class SpeechMusicBrain(SeparationBrain):
@@ -302,6 +271,6 @@ class SpeechMusicBrain(SeparationBrain):
     speech and music SI-SNR(i) and SDR(i), and their means.
     """
 
-    def test_scores(self, mixture, references, estimates):
+    def test_metric(self):
         """Scores of one test mixture (see :func:`speech_music_scores`)."""
-        return speech_music_scores(mixture, references, estimates)
+        return speech_music_scores
