@@ -48,14 +48,13 @@ from speechbrain.lobes.models.dual_path import (
     SBTransformerBlock,
 )
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
-from torch import nn
 
 from speechbrain_galr.galr import (
     GALR,
     GloballyAttentiveLayer,
     SegmentLayerNorm,
 )
-from speechbrain_galr.tasnet import separate
+from speechbrain_galr.tasnet import TasNet
 
 SAMPLE_RATE = 8000
 # glibc returns blocks of this size or more to the system when they are
@@ -64,40 +63,6 @@ SAMPLE_RATE = 8000
 MMAP_THRESHOLD = 128 * 1024
 MODELS = ("GALR", "DPRNN", "DP-Transformer")
 MIB = 2**20
-
-
-class TasNet(nn.Module):
-    """Encoder, mask network and decoder as one module (for the counters).
-
-    ``forward(mix [B, T]) -> [B, T, C]`` through
-    :func:`speechbrain_galr.tasnet.separate`, the forward pass of training
-    and inference.
-
-    Arguments
-    ---------
-    encoder : speechbrain.lobes.models.dual_path.Encoder
-        Waveform encoder.
-    masknet : torch.nn.Module
-        Mask network ``[B, D, L] -> [C, B, D, L]``.
-    decoder : speechbrain.lobes.models.dual_path.Decoder
-        Waveform decoder.
-
-    Example
-    -------
-    >>> net = build_tasnet("GALR", 16, 16, 10, 4, hidden=8, num_blocks=1)
-    >>> net(torch.randn(2, 800)).shape
-    torch.Size([2, 800, 2])
-    """
-
-    def __init__(self, encoder, masknet, decoder):
-        super().__init__()
-        self.encoder = encoder
-        self.masknet = masknet
-        self.decoder = decoder
-
-    def forward(self, mix):
-        """Separates ``mix`` of shape ``[B, T]`` into ``[B, T, C]``."""
-        return separate(self.encoder, self.masknet, self.decoder, mix)
 
 
 def build_tasnet(

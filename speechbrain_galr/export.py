@@ -555,7 +555,8 @@ def export_model(
     >>> _ = open(os.path.join(recipe, "hyperparams.yaml"), "w").write(resolved)
     >>> with open(yaml_path) as fin:
     ...     hparams = load_hyperpyyaml(fin, small)
-    >>> saver = Checkpointer(os.path.join(recipe, "save"), hparams["modules"])
+    >>> saver = Checkpointer(os.path.join(recipe, "save"),
+    ...                      {n: hparams[n] for n in MODULE_NAMES})
     >>> _ = saver.save_checkpoint(meta={"si-snr": 1.5})
     >>> dest = export_model(recipe, str(tmpdir / "model"))
     >>> sorted(os.listdir(dest))  # doctest: +NORMALIZE_WHITESPACE

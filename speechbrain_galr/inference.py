@@ -35,7 +35,7 @@ from speechbrain.utils.fetching import LocalStrategy, fetch
 from speechbrain.utils.logger import get_logger
 from tqdm import tqdm
 
-from speechbrain_galr.tasnet import separate
+from speechbrain_galr.tasnet import TasNet, check_mixtures
 
 logger = get_logger(__name__)
 
@@ -555,14 +555,16 @@ class GALRSeparation(Pretrained):
         mix = mix.to(self.device)
         if lengths is not None:
             lengths = lengths.to(self.device)
+        check_mixtures(mix, lengths)
         with torch.no_grad():
-            return separate(
-                self.mods.encoder,
-                self.mods.masknet,
-                self.mods.decoder,
-                mix,
-                lengths,
-            )
+            return self._model()(mix, lengths)
+
+    def _model(self):
+        """The hparams' TasNet ``model``, or one made of the three modules
+        (hub folders exported before the ``model`` entry existed)."""
+        if "model" in self.mods:
+            return self.mods.model
+        return TasNet(self.mods.encoder, self.mods.masknet, self.mods.decoder)
 
     def separate_chunked(
         self, mix, chunk_seconds=None, overlap_seconds=None, progress=None
@@ -797,7 +799,7 @@ class GALRSeparation(Pretrained):
             weights of eq. 8 (row r, head j: how much segment s attends to
             segment s'), as in the paper's Fig. 3.
         """
-        masknet = self.mods.masknet
+        masknet = self._model().masknet
         if not hasattr(masknet, "keep_attention"):
             raise TypeError(
                 f"the mask network ({type(masknet).__name__}) does not keep "

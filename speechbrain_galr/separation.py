@@ -61,7 +61,6 @@ from speechbrain.utils.distributed import (
 
 from speechbrain_galr.metrics import separation_scores
 from speechbrain_galr.plotting import plot_examples, plot_training_curves
-from speechbrain_galr.tasnet import separate
 
 logger = logging.getLogger(__name__)
 
@@ -119,12 +118,14 @@ class SeparationBrain(sb.Brain):
     >>> from speechbrain.lobes.models.dual_path import Encoder, Decoder
     >>> from speechbrain_galr.galr import GALR
     >>> from speechbrain.dataio.batch import PaddedBatch
-    >>> modules = {
-    ...     "encoder": Encoder(kernel_size=16, out_channels=16),
-    ...     "masknet": GALR(16, 16, 16, num_blocks=1, num_heads=2,
-    ...                     segment_size=10, reduced_segment_size=4),
-    ...     "decoder": Decoder(16, 1, kernel_size=16, stride=8, bias=False),
-    ... }
+    >>> from speechbrain_galr.tasnet import TasNet
+    >>> model = TasNet(
+    ...     Encoder(kernel_size=16, out_channels=16),
+    ...     GALR(16, 16, 16, num_blocks=1, num_heads=2, segment_size=10,
+    ...          reduced_segment_size=4),
+    ...     Decoder(16, 1, kernel_size=16, stride=8, bias=False),
+    ... )
+    >>> modules = {"model": model}
     >>> hparams = {"num_spks": 2, "training_signal_len": 400}
     >>> brain = SeparationBrain(modules, hparams=hparams,
     ...                         run_opts={"device": "cpu"})
@@ -221,16 +222,9 @@ class SeparationBrain(sb.Brain):
         mix, mix_lens, targets = self._signals(batch)
         if stage == sb.Stage.TRAIN:
             mix, mix_lens, targets = self._training_crop(mix, mix_lens, targets)
-        lengths = None if bool((mix_lens >= 1).all()) else mix_lens
-        # DDP wrappers are called as they are (gradients synchronise);
-        # separate() reads the wrapped modules' attributes itself
-        estimates = separate(
-            self.modules.encoder,
-            self.modules.masknet,
-            self.modules.decoder,
-            mix,
-            lengths,
-        )
+        # the TasNet (speechbrain_galr.tasnet), called as it is so that a
+        # DDP wrapper synchronises gradients; no host sync on the lengths
+        estimates = self.modules.model(mix, mix_lens)
         return estimates, targets
 
     def compute_objectives(self, predictions, batch, stage):

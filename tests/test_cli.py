@@ -57,7 +57,8 @@ def recipe_output(tmp_path_factory):
     )
     torch.manual_seed(0)
     hparams = load_hyperpyyaml(text, TINY)
-    Checkpointer(str(folder / "save"), hparams["modules"]).save_checkpoint(
+    recoverables = {n: hparams[n] for n in ("encoder", "masknet", "decoder")}
+    Checkpointer(str(folder / "save"), recoverables).save_checkpoint(
         meta={"si-snr": 3.0}
     )
     return folder

@@ -78,14 +78,7 @@ def make_recipe_output(folder):
         with torch.no_grad():
             for module in hparams["modules"].values():
                 module.eval()
-            outputs.append(
-                speechbrain_galr.tasnet.separate(
-                    hparams["encoder"],
-                    hparams["masknet"],
-                    hparams["decoder"],
-                    MIX,
-                )
-            )
+            outputs.append(hparams["model"](MIX))
     with open(os.path.join(folder, "test_results.csv"), "w") as fout:
         fout.write("snt_id,sdr,sdr_i,si-snr,si-snr_i\n")
         fout.write("a,10.0,10.5,9.0,9.25\nb,12.0,12.5,11.0,11.75\n")

@@ -20,7 +20,6 @@ from speechbrain_galr.inference import (
     align_sources,
     load_mono,
 )
-from speechbrain_galr.tasnet import separate
 
 MODEL_YAML = os.path.join(speechbrain_galr.HPARAMS_DIR, "galr-model.yaml")
 TINY = dict(
@@ -78,12 +77,7 @@ def trained():
     generator = torch.Generator().manual_seed(1)
     for _ in range(60):
         sources = synthetic_sources(4, 2000, generator)
-        est = separate(
-            hparams["encoder"],
-            hparams["masknet"],
-            hparams["decoder"],
-            sources.sum(-1),
-        )
+        est = hparams["model"](sources.sum(-1))
         loss = get_si_snr_with_pitwrapper(sources, est).mean()
         optimizer.zero_grad()
         loss.backward()
@@ -212,9 +206,7 @@ def test_separate_batch_is_the_tasnet_forward():
     mix = torch.randn(3, 2001)
     est = model.separate_batch(mix)
     assert est.shape == (3, 2001, 2)
-    ref = separate(
-        model.mods.encoder, model.mods.masknet, model.mods.decoder, mix
-    )
+    ref = model.mods.model(mix)
     torch.testing.assert_close(est, ref)
     torch.testing.assert_close(model(mix), est)
     assert not any(p.requires_grad for p in model.mods.parameters())
@@ -381,7 +373,7 @@ def test_attention_weights_per_block():
     # keeping the weights is switched off again
     assert all(
         not block.globally.keep_attention
-        for block in model.mods.masknet.dual_mdl
+        for block in model.mods.model.masknet.dual_mdl
     )
 
 

@@ -15,6 +15,7 @@ from speechbrain_galr.separation import (
     SeparationBrain,
     fixed_order_si_snr_loss,
 )
+from speechbrain_galr.tasnet import TasNet
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +46,7 @@ def _brain(tmp_path, epochs, **extra):
                         segment_size=10, reduced_segment_size=4),
         "decoder": Decoder(16, 1, kernel_size=16, stride=8, bias=False),
     }  # fmt: skip
+    model = TasNet(**modules)
     counter = EpochCounter(epochs)
     hparams = {
         "num_spks": 2,
@@ -61,7 +63,7 @@ def _brain(tmp_path, epochs, **extra):
         str(tmp_path / "save"), {"counter": counter, **modules}
     )
     return SeparationBrain(
-        modules,
+        {"model": model},
         opt_class=lambda params: torch.optim.Adam(params, lr=1e-3),
         hparams=hparams,
         run_opts={"device": "cpu", "noprogressbar": True},

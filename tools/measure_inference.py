@@ -99,7 +99,10 @@ def export_galr_small(work):
         fout.write(resolve_references(text).getvalue())
     torch.manual_seed(0)
     hparams = load_hyperpyyaml(text)
-    saver = Checkpointer(os.path.join(recipe, "save"), hparams["modules"])
+    saver = Checkpointer(
+        os.path.join(recipe, "save"),
+        {n: hparams[n] for n in ("encoder", "masknet", "decoder")},
+    )
     saver.save_checkpoint(meta={"si-snr": 0.0})
     return export_model(
         recipe, dest, training_data="untrained (cost measurement)"
