@@ -49,11 +49,8 @@ def _plot_sources(paths, png_path, max_points=200_000):
 
 def separate_command(args):
     """Runs ``separate``; returns the exit status."""
-    from speechbrain_galr.inference import (
-        GALRSeparation,
-        _looks_remote,
-        open_audio,
-    )
+    from speechbrain_galr.inference import _looks_remote, open_audio
+    from speechbrain_galr.loading import load_model
 
     # check the input before loading the model
     with open_audio(args.mixture) as audio:
@@ -62,9 +59,7 @@ def separate_command(args):
     if not os.path.isdir(args.model) and not _looks_remote(args.model, 1):
         raise FileNotFoundError(f"model folder not found: {args.model}")
     run_opts = {"device": args.device}
-    model = GALRSeparation.from_hparams(
-        source=args.model, savedir=args.savedir, run_opts=run_opts
-    )
+    model = load_model(args.model, savedir=args.savedir, run_opts=run_opts)
     print(
         f"separating {args.mixture} ({seconds:.1f} s, {rate} Hz, "
         f"{channels} channel(s)) into {model.hparams.num_spks} sources",
@@ -99,7 +94,6 @@ def export_command(args):
         checkpoint=args.checkpoint,
         max_key=args.max_key,
         min_key=args.min_key,
-        hub_id=args.hub_id,
         training_data=args.training_data,
         overwrite=args.overwrite,
     )
@@ -167,9 +161,12 @@ def build_parser():
         help="export a recipe checkpoint as a model folder",
         description="Export the best checkpoint of a separation recipe "
         "output folder (hyperparams.yaml, save/CKPT+*/, test_results.csv) "
-        "as a hub-style folder: hyperparams.yaml with modules and "
-        "pretrainer, encoder/masknet/decoder .ckpt files and a README.md "
-        "model card.",
+        "as a SpeechBrain hub folder: hyperparams.yaml with the model and "
+        "a pretrainer, encoder/masknet/decoder .ckpt files, "
+        "custom_interface.py (the model code, for SpeechBrain's "
+        "foreign_class) and a README.md model card. The folder is built "
+        "beside OUT, loaded and checked, then put in place in one rename: "
+        "a failed or interrupted export leaves OUT as it was.",
     )
     exp.add_argument("recipe_output", help="the recipe's output folder")
     exp.add_argument("--out", required=True, help="folder to write")
@@ -180,19 +177,15 @@ def build_parser():
     )
     exp.add_argument(
         "--max-key",
-        default="si-snr",
-        help="checkpoint meta key to maximise (default: si-snr, the "
-        "recipes' validation SI-SNR in dB)",
+        default=None,
+        help="checkpoint meta key to maximise (default: si-snr, maximised "
+        "for this package's recipes, which store the validation SI-SNR, "
+        "minimised for SpeechBrain's, which store the loss)",
     )
     exp.add_argument(
         "--min-key",
         default=None,
         help="meta key to minimise instead (e.g. a loss)",
-    )
-    exp.add_argument(
-        "--hub-id",
-        default=None,
-        help="hub repository the folder is meant for (default pretrained_path)",
     )
     exp.add_argument(
         "--training-data",
@@ -202,7 +195,8 @@ def build_parser():
     exp.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace the files of an existing output folder",
+        help="replace the model in an existing output folder (files you "
+        "added to it are kept)",
     )
     exp.set_defaults(func=export_command)
     return parser

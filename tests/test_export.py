@@ -1,19 +1,30 @@
-"""Tests of the export of recipe checkpoints to hub-style model folders."""
+"""Tests of the export of recipe checkpoints to SpeechBrain hub folders."""
 
+import csv
+import hashlib
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.parameter_transfer import Pretrainer
 
 import speechbrain_galr
+from speechbrain_galr.__main__ import main
 from speechbrain_galr.export import ExportError, export_model
+from speechbrain_galr.hub import MODULE_NAMES, ModelFileError
 from speechbrain_galr.inference import GALRSeparation
+from speechbrain_galr.loading import load_model
+from speechbrain_galr.results_record import write_results_record
 
 MODEL_YAML = os.path.join(speechbrain_galr.HPARAMS_DIR, "galr-model.yaml")
 TINY = dict(
@@ -49,13 +60,22 @@ SCORES = [4.0, 9.5, 7.0]  # validation SI-SNR of the three checkpoints
 MIX = torch.sin(torch.arange(3000) * 0.05)[None] + 0.1 * torch.randn(
     1, 3000, generator=torch.Generator().manual_seed(0)
 )
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXPORTED = [
+    "README.md",
+    "custom_interface.py",
+    "decoder.ckpt",
+    "encoder.ckpt",
+    "hyperparams.yaml",
+    "masknet.ckpt",
+]
 
 
-def make_recipe_output(folder):
-    """A recipe output folder as the WSJ0Mix recipe leaves it: the resolved
-    hyperparams.yaml, three checkpoints of different weights and scores,
-    test_results.csv.  Returns the output of each checkpoint's model on
-    MIX."""
+def make_recipe_output(folder, scores=SCORES, brain_state=None):
+    """A recipe output folder as the recipes leave it: the resolved
+    hyperparams.yaml, one checkpoint per score (different weights), and
+    test_results.csv of the best one.  ``brain_state`` is written as each
+    checkpoint's brain.ckpt.  Returns each checkpoint's output on MIX."""
     with open(MODEL_YAML) as fin:
         text = fin.read() + RECIPE_EXTRA
     overrides = {**TINY, "output_folder": str(folder)}
@@ -65,25 +85,39 @@ def make_recipe_output(folder):
         fout.write("# yamllint disable\n")
         fout.write(resolve_references(text, overrides).getvalue())
     hparams = load_hyperpyyaml(text, overrides)
-    outputs = []
-    for epoch, score in enumerate(SCORES, start=1):
+    outputs, checkpoints = [], []
+    for epoch, score in enumerate(scores, start=1):
         torch.manual_seed(epoch)
-        for module in hparams["modules"].values():
-            for param in module.parameters():
-                torch.nn.init.normal_(param, std=0.3)
+        for param in hparams["model"].parameters():
+            torch.nn.init.normal_(param, std=0.3)
         hparams["epoch_counter"].current = epoch
-        hparams["checkpointer"].save_checkpoint(
+        ckpt = hparams["checkpointer"].save_checkpoint(
             meta={"si-snr": score, "epoch": epoch}
         )
+        if brain_state is not None:
+            (ckpt.path / "brain.ckpt").write_text(yaml.safe_dump(brain_state))
+        checkpoints.append(ckpt)
         with torch.no_grad():
-            for module in hparams["modules"].values():
-                module.eval()
-            outputs.append(hparams["model"](MIX))
+            outputs.append(hparams["model"].eval()(MIX))
     with open(os.path.join(folder, "test_results.csv"), "w") as fout:
         fout.write("snt_id,sdr,sdr_i,si-snr,si-snr_i\n")
         fout.write("a,10.0,10.5,9.0,9.25\nb,12.0,12.5,11.0,11.75\n")
         fout.write("avg,11.0,11.5,10.0,10.5\n")
+    best = checkpoints[scores.index(max(scores))]
+    write_results_record(folder, best)
     return outputs
+
+
+def tree_digest(folder):
+    """{relative path: sha256} of every file below ``folder``."""
+    digests = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as fin:
+                digest = hashlib.sha256(fin.read()).hexdigest()
+            digests[os.path.relpath(path, folder)] = digest
+    return digests
 
 
 @pytest.fixture(scope="module")
@@ -95,14 +129,7 @@ def recipe(tmp_path_factory):
 def test_export_picks_the_best_checkpoint_and_reproduces_it(recipe, tmp_path):
     folder, outputs = recipe
     dest = export_model(folder, str(tmp_path / "model"))
-    assert sorted(os.listdir(dest)) == [
-        "README.md",
-        "decoder.ckpt",
-        "encoder.ckpt",
-        "hyperparams.yaml",
-        "masknet.ckpt",
-        "test_results.csv",
-    ]
+    assert sorted(os.listdir(dest)) == sorted(EXPORTED + ["test_results.csv"])
     model = GALRSeparation.from_hparams(source=dest)
     best = outputs[SCORES.index(max(SCORES))]
     torch.testing.assert_close(model.separate_batch(MIX), best)
@@ -111,23 +138,22 @@ def test_export_picks_the_best_checkpoint_and_reproduces_it(recipe, tmp_path):
     sf.write(path, MIX[0].numpy(), 8000, subtype="FLOAT")
     est = model.separate_file(path, normalize=False)
     torch.testing.assert_close(est, best)
-    normalized = model.separate_file(path)
-    torch.testing.assert_close(
-        normalized, best / best.abs().amax(dim=1, keepdim=True)
-    )
 
 
-def test_hub_hyperparams_have_modules_and_pretrainer(recipe, tmp_path):
+def test_hub_hyperparams_are_speechbrain_style(recipe, tmp_path):
     folder, _ = recipe
-    dest = export_model(folder, str(tmp_path / "model"), hub_id="me/galr")
+    dest = export_model(folder, str(tmp_path / "model"))
     with open(os.path.join(dest, "hyperparams.yaml")) as fin:
         text = fin.read()
+    # no path keys of our own: SpeechBrain's Pretrainer falls back to the
+    # folder or repository it loads
+    assert "pretrained_path" not in text and "paths:" not in text
     hub = load_hyperpyyaml(text)
-    assert sorted(hub["modules"]) == ["decoder", "encoder", "masknet"]
+    assert sorted(hub["modules"]) == ["model"]
     assert hub["sample_rate"] == 8000 and hub["num_spks"] == 2
     assert isinstance(hub["pretrainer"], Pretrainer)
-    assert hub["pretrainer"].loadables["masknet"] is hub["masknet"]
-    assert hub["pretrainer"].paths["masknet"] == "me/galr/masknet.ckpt"
+    assert sorted(hub["pretrainer"].loadables) == sorted(MODULE_NAMES)
+    assert hub["pretrainer"].loadables["masknet"] is hub["model"].masknet
     # the recipe's values, and nothing of its training machinery
     assert hub["masknet"].num_layers == TINY["num_blocks"]
     assert hub["encoder"].conv1d.out_channels == TINY["num_filters"]
@@ -135,7 +161,7 @@ def test_hub_hyperparams_have_modules_and_pretrainer(recipe, tmp_path):
         assert key not in hub
 
 
-def test_model_card_has_training_data_and_test_results(recipe, tmp_path):
+def test_model_card_lists_explicit_settings_and_results(recipe, tmp_path):
     folder, _ = recipe
     dest = export_model(
         folder, str(tmp_path / "model"), training_data="Synthetic tones."
@@ -146,11 +172,13 @@ def test_model_card_has_training_data_and_test_results(recipe, tmp_path):
     assert "Synthetic tones." in card
     assert "| data_folder | /data/wsj0-mix/2speakers |" in card
     assert "| N_epochs | 200 |" in card
+    assert f"| hidden_channels | {TINY['hidden_channels']} |" in card
+    # paths of the run are not settings
+    assert "save_folder" not in card and "train_data" not in card
     assert "Average over 2 test mixtures" in card
     assert "| SI-SNRi (dB) | 10.50 |" in card
-    assert "| SDRi (dB) | 11.50 |" in card
     assert "si-snr = 9.50" in card
-    assert "GALRSeparation.from_hparams" in card
+    assert "foreign_class" in card and "GALRSeparation.from_hparams" in card
 
 
 def test_exported_folder_can_be_moved(recipe, tmp_path):
@@ -179,6 +207,25 @@ def test_checkpoint_choice(recipe, tmp_path):
     dest = export_model(folder, str(tmp_path / "c"), max_key="sdr")
     model = GALRSeparation.from_hparams(source=dest)
     torch.testing.assert_close(model.separate_batch(MIX), outputs[2])
+
+
+def test_speechbrain_style_checkpoints_export_the_lowest_loss(tmp_path):
+    """SpeechBrain's recipes store the validation loss (-SI-SNR) as
+    ``si-snr`` and keep checkpoints with min_keys; their brain.ckpt has no
+    train_seconds.  Ours store the SI-SNR and record train_seconds."""
+    losses = [-4.0, -9.5, -7.0]
+    sb_folder = str(tmp_path / "sb")
+    outputs = make_recipe_output(
+        sb_folder, losses, {"step": 10, "avg_train_loss": -5.0}
+    )
+    dest = export_model(sb_folder, str(tmp_path / "m1"))
+    model = GALRSeparation.from_hparams(source=dest)
+    torch.testing.assert_close(model.separate_batch(MIX), outputs[1])
+    ours = str(tmp_path / "ours")
+    outputs = make_recipe_output(ours, SCORES, {"train_seconds": 12.0})
+    dest = export_model(ours, str(tmp_path / "m2"))
+    model = GALRSeparation.from_hparams(source=dest)
+    torch.testing.assert_close(model.separate_batch(MIX), outputs[1])
 
 
 def test_export_errors_name_the_problem(recipe, tmp_path):
@@ -210,26 +257,257 @@ def test_export_errors_name_the_problem(recipe, tmp_path):
         export_model(folder, str(dest))
     export_model(folder, str(dest), overwrite=True)
     assert (dest / "notes.txt").read_text() == "mine"
+    assert sorted(os.listdir(dest)) == sorted(
+        EXPORTED + ["notes.txt", "test_results.csv"]
+    )
     # a recipe without the model definitions
     bare = tmp_path / "bare"
     shutil.copytree(folder, bare)
     (bare / "hyperparams.yaml").write_text("sample_rate: 8000\nnum_spks: 2\n")
     with pytest.raises(ExportError, match="lack encoder, masknet, decoder"):
         export_model(str(bare), str(tmp_path / "m2"))
+    assert not os.path.exists(tmp_path / "m") and not (tmp_path / "m2").exists()
 
 
-def test_mismatched_definition_is_caught(recipe, tmp_path):
-    folder, _ = recipe
-    wrong = tmp_path / "wrong"
-    shutil.copytree(folder, wrong)
-    text = (wrong / "hyperparams.yaml").read_text()
-    # a recipe whose saved definition does not fit its checkpoints
-    (wrong / "hyperparams.yaml").write_text(
-        text.replace("num_blocks: 2", "num_blocks: 3")
+# --- issue 14: bad input and kills leave the old model whole ---------------
+
+
+def _best_checkpoint_file(folder, name):
+    checkpoints = Checkpointer(os.path.join(folder, "save")).list_checkpoints()
+    best = max(checkpoints, key=lambda c: c.meta["si-snr"])
+    return best.paramfiles[name]
+
+
+def _cli(argv, capsys):
+    status = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.err
+
+
+def test_failed_overwrite_keeps_the_old_model(recipe, tmp_path, capsys):
+    """Issue 14.1: a recipe copy with a changed hidden_channels, exported
+    with --overwrite onto a model folder, fails with one line and leaves
+    the old model (and nothing else) as it was."""
+    folder, outputs = recipe
+    dest = tmp_path / "model"
+    export_model(folder, str(dest))
+    (dest / "notes.txt").write_text("mine")
+    before = tree_digest(dest)
+    changed = tmp_path / "changed"
+    shutil.copytree(folder, changed)
+    text = (changed / "hyperparams.yaml").read_text()
+    (changed / "hyperparams.yaml").write_text(
+        text.replace("hidden_channels: 8", "hidden_channels: 12")
     )
-    with pytest.raises(ExportError, match="does not match"):
-        export_model(str(wrong), str(tmp_path / "m"))
-    assert not os.path.exists(tmp_path / "m")
+    status, err = _cli(
+        ["export", changed, "--out", dest, "--overwrite"], capsys
+    )
+    assert status == 1
+    assert err.startswith("error: masknet.ckpt does not fit the model")
+    assert "hyperparams.yaml" in err and len(err.strip().splitlines()) == 1
+    assert tree_digest(dest) == before
+    assert sorted(os.listdir(tmp_path)) == ["changed", "model"]
+    model = GALRSeparation.from_hparams(source=str(dest))
+    torch.testing.assert_close(model.separate_batch(MIX), outputs[1])
+
+
+def test_failed_verification_keeps_the_old_model(recipe, tmp_path, monkeypatch):
+    folder, _ = recipe
+    dest = tmp_path / "model"
+    export_model(folder, str(dest))
+    before = tree_digest(dest)
+
+    def broken(folder, states):
+        raise RuntimeError("simulated load failure")
+
+    monkeypatch.setattr(speechbrain_galr.export, "verify_folder", broken)
+    with pytest.raises(ExportError, match="does not load .*left as it was"):
+        export_model(folder, str(dest), overwrite=True)
+    assert tree_digest(dest) == before
+    assert os.listdir(tmp_path) == ["model"]  # no staging folder left
+
+
+KILLED_EXPORT = """
+import os, signal, sys
+import speechbrain_galr.export as export
+import speechbrain_galr.files as files
+point = sys.argv[3]
+
+def kill(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if point == "staged":  # all new files written, before the check
+    export.verify_folder = kill
+else:  # the new folder in place, the old one not yet removed
+    files.shutil = type("S", (), {"rmtree": staticmethod(kill)})
+export.export_model(sys.argv[1], sys.argv[2], overwrite=True)
+"""
+
+
+@pytest.mark.parametrize("point", ["staged", "swapped"])
+def test_killed_export_leaves_a_complete_model(recipe, tmp_path, point):
+    """kill -9 while the new export is staged leaves the old folder, right
+    after the swap the new one; the next export removes the leftovers."""
+    folder, _ = recipe
+    other = tmp_path / "other"
+    make_recipe_output(str(other), [1.0])
+    dest = tmp_path / "model"
+    export_model(str(other), str(dest))
+    old = tree_digest(dest)
+    new_dest = tmp_path / "reference"
+    export_model(folder, str(new_dest))
+    new = tree_digest(new_dest)
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED_EXPORT)
+    proc = subprocess.run(
+        [sys.executable, str(script), folder, str(dest), point],
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    after = tree_digest(dest)
+    volatile = {"README.md", "hyperparams.yaml", "custom_interface.py"}
+    if point == "staged":
+        assert after == old
+    else:  # the same export, up to the time stamps in the text files
+        assert {k: v for k, v in after.items() if k not in volatile} == {
+            k: v for k, v in new.items() if k not in volatile
+        }
+        assert set(after) == set(new)
+    leftovers = [n for n in os.listdir(tmp_path) if n.startswith(".galr")]
+    assert len(leftovers) == 1
+    export_model(folder, str(dest), overwrite=True)
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".galr")]
+
+
+def test_stale_test_results_are_not_paired_with_a_newer_checkpoint(
+    recipe, tmp_path
+):
+    """Issue 14.3: a resumed run trained further and crashed before its
+    test: test_results.csv is the test of an older checkpoint."""
+    folder, _ = recipe
+    resumed = tmp_path / "resumed"
+    shutil.copytree(folder, resumed)
+    saver = Checkpointer(str(resumed / "save"))
+    best = max(saver.list_checkpoints(), key=lambda c: c.meta["si-snr"])
+    newer = resumed / "save" / "CKPT+newer"
+    shutil.copytree(best.path, newer)
+    meta = yaml.safe_load((newer / "CKPT.yaml").read_text())
+    meta.update({"si-snr": 12.0, "unixtime": meta["unixtime"] + 60})
+    (newer / "CKPT.yaml").write_text(yaml.safe_dump(meta))
+    dest = export_model(str(resumed), str(tmp_path / "model"))
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "CKPT+newer" in card
+    assert "This checkpoint was not tested" in card
+    assert "SI-SNRi" not in card.split("## Test results")[1].split("##")[0]
+    assert "test_results.csv" not in os.listdir(dest)
+    # results that name no checkpoint are not trusted either
+    os.remove(resumed / "test_results.yaml")
+    shutil.rmtree(newer)
+    export_model(str(resumed), str(tmp_path / "model2"))
+    card = (tmp_path / "model2" / "README.md").read_text()
+    assert "not tested: test_results.csv does not say which" in card
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
+        (lambda p: p.write_bytes(p.read_bytes()[:200]), "not a readable"),
+        (lambda p: p.write_bytes(os.urandom(3000)), "not a readable"),
+    ],
+    ids=["empty", "truncated", "corrupt"],
+)
+def test_bad_checkpoint_files_give_one_line_errors(
+    recipe, tmp_path, capsys, damage, message
+):
+    """Issue 14.5: export of a bad checkpoint, separate with a bad model
+    folder: exit 1, one line naming the file, nothing written."""
+    folder, _ = recipe
+    bad = tmp_path / "bad_recipe"
+    shutil.copytree(folder, bad)
+    ckpt = _best_checkpoint_file(str(bad), "masknet")
+    damage(ckpt)
+    status, err = _cli(["export", bad, "--out", tmp_path / "m"], capsys)
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: {ckpt} ") and message in err
+    assert not (tmp_path / "m").exists()
+
+    model = tmp_path / "model"
+    export_model(folder, str(model))
+    damage(model / "masknet.ckpt")
+    wav = tmp_path / "mix.wav"
+    sf.write(str(wav), MIX[0].numpy(), 8000)
+    out = tmp_path / "out"
+    status, err = _cli(
+        ["separate", wav, "--model", model, "--out", out], capsys
+    )
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert "masknet.ckpt" in err and message in err
+    assert not out.exists() or not os.listdir(out)
+
+
+def test_bad_model_yaml_gives_one_line_errors(recipe, tmp_path, capsys):
+    folder, _ = recipe
+    model = tmp_path / "model"
+    export_model(folder, str(model))
+    wav = tmp_path / "mix.wav"
+    sf.write(str(wav), MIX[0].numpy(), 8000)
+    hparams = model / "hyperparams.yaml"
+    text = hparams.read_text()
+    argv = ["separate", wav, "--model", model, "--out", tmp_path / "out"]
+    hparams.write_text(text.replace("num_spks: 2", "num_spks: [2"))
+    status, err = _cli(argv, capsys)
+    assert status == 1 and err.startswith(f"error: cannot parse {hparams}")
+    assert len(err.strip().splitlines()) == 1
+    hparams.write_text(text.replace("hidden_channels: 8", "hidden_channels: 9"))
+    status, err = _cli(argv, capsys)
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert "do not fit its hyperparams.yaml" in err and str(model) in err
+    hparams.unlink()
+    with pytest.raises(ModelFileError, match="has no hyperparams.yaml"):
+        load_model(str(model))
+
+
+def test_malformed_recipe_yaml_gives_one_line_error(recipe, tmp_path, capsys):
+    folder, _ = recipe
+    bad = tmp_path / "bad_recipe"
+    shutil.copytree(folder, bad)
+    (bad / "hyperparams.yaml").write_text(
+        "encoder: !new:torch.nn.Linear\n  - ["
+    )
+    status, err = _cli(["export", bad, "--out", tmp_path / "m"], capsys)
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: cannot parse {bad / 'hyperparams.yaml'}")
+
+
+def test_custom_interface_needs_only_speechbrain(recipe, tmp_path):
+    """custom_interface.py imports nothing but the standard library and
+    what installing speechbrain installs."""
+    import ast
+    import importlib.metadata
+
+    folder, _ = recipe
+    dest = export_model(folder, str(tmp_path / "model"))
+    with open(os.path.join(dest, "custom_interface.py")) as fin:
+        tree = ast.parse(fin.read())
+    required = {"speechbrain", "torch", "torchaudio"}
+    for requirement in importlib.metadata.requires("speechbrain"):
+        if "extra ==" not in requirement:
+            name = requirement.split(";")[0].split(">")[0].split("=")[0]
+            required.add(name.strip().replace("-", "_").lower())
+    imported = set()
+    for node in tree.body:  # module level: what loading the file needs
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names)
+    assert third_party <= required | {"speechbrain_galr"}, third_party
+    # the package itself only in the guarded fallback at the end
+    assert "speechbrain_galr" not in third_party or any(
+        isinstance(node, ast.Try) for node in tree.body
+    )
 
 
 def test_separate_file_of_exported_model_handles_other_rates(recipe, tmp_path):
@@ -245,25 +523,41 @@ def test_separate_file_of_exported_model_handles_other_rates(recipe, tmp_path):
 
 # --- end to end with the WSJ0Mix recipe -----------------------------------
 
-RECIPE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    "recipes",
-    "WSJ0Mix",
-    "separation",
-)
+RECIPE = os.path.join(REPO, "recipes", "WSJ0Mix", "separation")
+
+FOREIGN_LOAD = """
+import importlib.abc, sys
+import torch
 
 
-def test_recipe_run_export_and_separate_file_reproduce_its_results(tmp_path):
+class BlockPackage(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "speechbrain_galr":
+            raise ImportError(f"{name} is blocked in this test")
+
+
+sys.meta_path.insert(0, BlockPackage())
+from speechbrain.inference.interfaces import foreign_class
+
+model = foreign_class(source=sys.argv[1],
+                      pymodule_file="custom_interface.py",
+                      classname="GALRSeparation")
+est = model.separate_file(sys.argv[2], normalize=False)
+# the classes came from custom_interface.py, not from an installed package
+assert not hasattr(sys.modules["speechbrain_galr"], "__file__")
+assert type(model).__module__ == "custom_interface"
+torch.save(est, sys.argv[3])
+"""
+
+
+def test_recipe_run_export_and_foreign_class_reproduce_its_results(tmp_path):
     """Trains the WSJ0Mix recipe for a tiny run, exports it, and checks that
-    the exported model, loaded with from_hparams, separates the recipe's
-    test mixtures from their files exactly as the recipe's own test did
-    (its test_results.csv)."""
-    import csv
-    import subprocess
-    import sys
-
+    the exported model separates the recipe's test mixtures from their
+    files as the recipe's own test did (test_results.csv): loaded with
+    from_hparams, and with foreign_class in a process where
+    speechbrain_galr cannot be imported."""
+    from speechbrain_galr.audio import load_mono
     from speechbrain_galr.demo import make_demo_corpus
-    from speechbrain_galr.inference import load_mono
     from speechbrain_galr.metrics import separation_scores
 
     corpus = make_demo_corpus(
@@ -283,7 +577,7 @@ def test_recipe_run_export_and_separate_file_reproduce_its_results(tmp_path):
         "--num_filters", "16", "--hidden_channels", "16",
         "--num_blocks", "1", "--num_heads", "2", "--segment_size", "20",
         "--reduced_segment_size", "4", "--N_epochs", "2",
-        "--segment_seconds", "0.5", "--num_workers", "0",
+        "--num_workers", "0",
         "--num_threads", "1", "--noprogressbar", "--num_test_examples", "1",
     ]
     # fmt: on
@@ -314,8 +608,36 @@ def test_recipe_run_export_and_separate_file_reproduce_its_results(tmp_path):
         )
         scores = separation_scores(mixture, references, est)
         for key in ("si-snr", "si-snr_i", "sdr", "sdr_i"):
-            assert scores[key] == pytest.approx(float(row[key]), abs=0.01), (
-                key,
-                scores,
-                row,
-            )
+            assert scores[key] == pytest.approx(float(row[key]), abs=0.01)
+
+    # foreign_class, with speechbrain_galr blocked, run outside the checkout
+    row = rows[0]
+    item = items[row["snt_id"]]
+    script = tmp_path / "foreign.py"
+    script.write_text(textwrap.dedent(FOREIGN_LOAD))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = str(tmp_path / "foreign.pt")
+    proc = subprocess.run(
+        [sys.executable, str(script), dest, item["mix_wav"], result],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    foreign = torch.load(result)[0]
+    torch.testing.assert_close(
+        foreign, model.separate_file(item["mix_wav"], normalize=False)[0]
+    )
+    mixture, _ = load_mono(item["mix_wav"])
+    references = torch.stack(
+        [load_mono(item[f"s{c}_wav"])[0] for c in (1, 2)], dim=-1
+    )
+    scores = separation_scores(mixture, references, foreign)
+    print(
+        f"foreign_class SI-SNR {scores['si-snr']:.4f} dB, recipe test "
+        f"{float(row['si-snr']):.4f} dB, difference "
+        f"{abs(scores['si-snr'] - float(row['si-snr'])):.2e} dB"
+    )
+    assert scores["si-snr"] == pytest.approx(float(row["si-snr"]), abs=0.01)
