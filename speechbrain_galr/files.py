@@ -36,7 +36,7 @@ def _fsync_folder(folder):
 
 
 @contextlib.contextmanager
-def atomic_path(path, suffix=None):
+def atomic_path(path, suffix=None, temp_folder=None):
     """Yields a temporary path beside ``path``; renames it onto ``path``
     when the block ends without an exception, removes it otherwise.
 
@@ -50,6 +50,11 @@ def atomic_path(path, suffix=None):
     suffix : str or None
         Suffix of the temporary file; by default that of ``path``, so that
         writers that pick the format from the name keep working.
+    temp_folder : str or None
+        Where to make the temporary file instead of beside ``path`` (a
+        folder of the same file system, e.g. a work folder that the
+        caller removes, so that even a kill -9 leaves nothing beside
+        ``path``).
 
     Yields
     ------
@@ -72,7 +77,7 @@ def atomic_path(path, suffix=None):
     if suffix is None:
         suffix = os.path.splitext(path)[1]
     fd, tmp = tempfile.mkstemp(
-        prefix=TEMP_PREFIX, suffix=suffix, dir=folder or "."
+        prefix=TEMP_PREFIX, suffix=suffix, dir=temp_folder or folder
     )
     os.close(fd)
     try:
