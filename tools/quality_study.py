@@ -220,8 +220,18 @@ def run_config(command, run_folder, log_path):
     loads, printed = [], 0
     curves = os.path.join(run_folder, "curves.csv")
     with open(log_path, "a", encoding="utf-8") as log:
+        # the recipe runs the code of this checkout, installed or not
+        path = os.environ.get("PYTHONPATH")
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [REPO, path])),
+        }
         proc = subprocess.Popen(
-            command, cwd=RECIPE, stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=RECIPE,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         while True:
             finished = proc.poll() is not None
