@@ -24,7 +24,6 @@ Authors
 import functools
 import itertools
 
-import fast_bss_eval
 import torch
 from speechbrain.nnet.losses import cal_si_snr
 from speechbrain.utils.metric_stats import MetricStats
@@ -185,6 +184,10 @@ def sdr(references, estimates):
     """
     refs = references.detach().double().cpu()
     ests = estimates.detach().double().cpu()
+    # imported here: inference (custom_interface.py of an exported model)
+    # needs metrics.best_permutation but not SDR, nor fast_bss_eval
+    import fast_bss_eval
+
     neg_sdr = fast_bss_eval.sdr_loss(
         ests, refs, filter_length=FILTER_LENGTH, pairwise=False
     )
