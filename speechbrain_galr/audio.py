@@ -29,7 +29,6 @@ import struct
 
 import numpy as np
 import soundfile as sf
-import soxr
 import torch
 from speechbrain.utils.logger import get_logger
 
@@ -362,6 +361,11 @@ class StreamResampler:
         if self.orig_freq == self.new_freq:
             return block
         if self._stream is None:
+            # imported here: custom_interface.py of an exported model must
+            # load with only speechbrain installed (soxr is needed only for
+            # files at another rate)
+            import soxr
+
             self._stream = soxr.ResampleStream(
                 self.orig_freq, self.new_freq, self.channels, dtype="float32"
             )

@@ -211,8 +211,9 @@ def _usage_section():
     return [
         "## Usage",
         "",
-        "With only SpeechBrain installed (`pip install speechbrain`), the "
-        "model code travels in `custom_interface.py`:",
+        "With only SpeechBrain installed (`pip install speechbrain`; files "
+        "at another sample rate than the model's also need `pip install "
+        "soxr`), the model code travels in `custom_interface.py`:",
         "",
         "```python",
         "from speechbrain.inference.interfaces import foreign_class",
