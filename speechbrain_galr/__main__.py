@@ -15,68 +15,120 @@ Authors
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 
+from speechbrain_galr.chunked import check_chunk_seconds
+from speechbrain_galr.run_options import PRECISIONS
+
 EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+SEPARATE_HELP = """\
+Separate MIXTURE (wav, flac, ogg, mp3...; any length, sample rate and
+channel count) into one 16-bit wav per source, OUT/<name>_source<i>.wav, at
+the input's sample rate.
+
+how the input is read:
+  channels are averaged (the mean of the channels) and the signal is
+  resampled to the model's rate (soxr) and back; long files are separated
+  in overlapping chunks whose sources are aligned, in bounded memory. A WAV
+  file shorter than its header says is separated as far as it goes, with a
+  warning.
+
+what is left on disk:
+  existing outputs for the same input name (<name>_source*.wav,
+  <name>_sources.png; also from another file with the same name, mix.wav
+  then mix.ogg) are never replaced without --overwrite: the run stops first
+  with exit status 1. Each output appears complete, by an atomic rename,
+  so a kill at any moment leaves the old file or the new one. The hidden
+  work folder OUT/.galr-work-<pid>-* is removed on success, error, Ctrl-C
+  and SIGTERM; one left by kill -9 is removed by the next run into OUT.
+
+paths:
+  an existing path is used as it is; a missing path that looks local
+  (starts with / . or ~, or its first folder exists here) is "not found" at
+  once; owner/name (--model) or owner/name/file (MIXTURE) is looked up on
+  the hub once (a few seconds), then fetched.
+
+exit status: 0 done, 1 error (one line "error: ..."), 2 bad option value,
+130 Ctrl-C, 143 SIGTERM.
+"""
 
 
-def _plot_sources(paths, png_path, max_points=200_000):
-    """Saves the waveforms and spectrograms of the separated wavs."""
-    import matplotlib
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM or SIGHUP, so that cleanup
+    (``finally`` blocks, temporary files) runs as on Ctrl-C."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import soundfile as sf
 
-    fig, axes = plt.subplots(
-        len(paths), 2, figsize=(12, 2.6 * len(paths)), squeeze=False
-    )
-    for row, path in enumerate(paths):
-        signal, rate = sf.read(path, dtype="float32")
-        step = max(1, len(signal) // max_points)
-        times = [i / rate for i in range(0, len(signal), step)]
-        axes[row, 0].plot(times, signal[::step], linewidth=0.4)
-        axes[row, 0].set_title(os.path.basename(path))
-        axes[row, 0].set_xlabel("time (s)")
-        axes[row, 1].specgram(signal, NFFT=512, Fs=rate, noverlap=256)
-        axes[row, 1].set_xlabel("time (s)")
-        axes[row, 1].set_ylabel("Hz")
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+class UsageError(ValueError):
+    """A bad option value (exit status 2, as argparse's own errors)."""
+
+
+def check_separate_options(args):
+    """Checks the option values of ``separate`` that argparse cannot."""
+    from speechbrain_galr.inference import GALRSeparation
+    from speechbrain_galr.run_options import resolve_run_opts
+
+    chunk = args.chunk_seconds
+    if chunk is None:
+        chunk = GALRSeparation.chunk_seconds
+        if args.overlap_seconds is None:
+            return resolve_run_opts(
+                {"device": args.device, "precision": args.precision}
+            )
+    try:
+        check_chunk_seconds(chunk, args.overlap_seconds)
+        return resolve_run_opts(
+            {"device": args.device, "precision": args.precision}
+        )
+    except ValueError as err:
+        raise UsageError(str(err)) from err
 
 
 def separate_command(args):
     """Runs ``separate``; returns the exit status."""
-    from speechbrain_galr.inference import _looks_remote, open_audio
+    from speechbrain_galr.audio import AudioNotFoundError, audio_info
+    from speechbrain_galr.file_separation import check_outputs
     from speechbrain_galr.loading import load_model
+    from speechbrain_galr.source_figure import plot_sources
+    from speechbrain_galr.user_paths import resolve_source
 
-    # check the input before loading the model
-    with open_audio(args.mixture) as audio:
-        seconds = audio.frames / audio.samplerate
-        rate, channels = audio.samplerate, audio.channels
-    if not os.path.isdir(args.model) and not _looks_remote(args.model, 1):
-        raise FileNotFoundError(f"model folder not found: {args.model}")
-    run_opts = {"device": args.device}
-    model = load_model(args.model, savedir=args.savedir, run_opts=run_opts)
+    # check everything that can be checked before loading the model
+    run_opts = check_separate_options(args)
+    mixture = resolve_source(args.mixture, "audio file", AudioNotFoundError)
+    name = os.path.splitext(os.path.basename(mixture))[0]
+    if os.path.exists(mixture):
+        frames, rate, channels = audio_info(mixture)
+        about = f" ({frames / rate:.1f} s, {rate} Hz, {channels} channel(s))"
+    else:
+        about = ""
+    check_outputs(args.out, name, args.overwrite)
+    source = resolve_source(args.model, "model folder")
+    model = load_model(source, savedir=args.savedir, run_opts=run_opts)
     print(
-        f"separating {args.mixture} ({seconds:.1f} s, {rate} Hz, "
-        f"{channels} channel(s)) into {model.hparams.num_spks} sources",
+        f"separating {args.mixture}{about} into {model.num_sources} "
+        f"sources on {run_opts['device']}, {run_opts['precision']}",
         file=sys.stderr,
     )
     start = time.time()
     paths = model.separate_file_to_folder(
-        args.mixture,
+        mixture,
         args.out,
         chunk_seconds=args.chunk_seconds,
         overlap_seconds=args.overlap_seconds,
         progress=False if args.quiet else None,
+        overwrite=args.overwrite,
     )
     if args.plot:
-        name = os.path.splitext(os.path.basename(args.mixture))[0]
         png = os.path.join(args.out, f"{name}_sources.png")
-        _plot_sources(paths, png)
+        plot_sources(paths, png)
         paths.append(png)
     print(f"done in {time.time() - start:.1f} s", file=sys.stderr)
     for path in paths:
@@ -114,13 +166,14 @@ def build_parser():
     sep = sub.add_parser(
         "separate",
         help="separate a recording into one wav per source",
-        description="Separate MIXTURE (wav, flac, ogg...; any length, "
-        "sample rate and channel count: channels are averaged) into one "
-        "16-bit wav per source, <name>_source<i>.wav, at the input's "
-        "sample rate. Long files are separated in overlapping chunks in "
-        "bounded memory.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=SEPARATE_HELP,
     )
-    sep.add_argument("mixture", help="audio file to separate")
+    sep.add_argument(
+        "mixture",
+        help="audio file to separate: a local path, a URL, or a file of a "
+        "hub repository (owner/name/file.wav)",
+    )
     sep.add_argument(
         "--model",
         required=True,
@@ -129,19 +182,36 @@ def build_parser():
     )
     sep.add_argument("--out", required=True, help="output folder")
     sep.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace outputs of an earlier run with the same input name "
+        "(default: stop with an error if one exists)",
+    )
+    sep.add_argument(
         "--chunk-seconds",
         type=float,
         default=None,
-        help="chunk length for long files (default 10)",
+        help="chunk length for long files, >= 0.1 (default 10)",
     )
     sep.add_argument(
         "--overlap-seconds",
         type=float,
         default=None,
-        help="overlap of consecutive chunks (default 2)",
+        help="overlap of consecutive chunks, from 0.02 to half the chunk "
+        "length (default 2, or a quarter of --chunk-seconds if shorter)",
     )
     sep.add_argument(
-        "--device", default="cpu", help="torch device (default cpu)"
+        "--device",
+        default="cpu",
+        help="torch device: cpu (default), cuda or cuda:N",
+    )
+    sep.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="arithmetic of the model (outputs are 16-bit PCM either way): "
+        "auto (default) is bf16 on a CPU with bf16 instructions "
+        "(AVX512-BF16/AMX) or a GPU, fp32 otherwise",
     )
     sep.add_argument(
         "--savedir",
@@ -151,7 +221,8 @@ def build_parser():
     sep.add_argument(
         "--plot",
         action="store_true",
-        help="also save waveforms and spectrograms as <name>_sources.png",
+        help="also save waveforms and spectrograms as <name>_sources.png "
+        "(drawn in bounded memory)",
     )
     sep.add_argument("--quiet", action="store_true", help="no progress bar")
     sep.set_defaults(func=separate_command)
@@ -217,14 +288,29 @@ def main(argv=None):
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {
+            signum: signal.signal(signum, _raise_terminated)
+            for signum in (signal.SIGTERM, signal.SIGHUP)
+        }
     try:
         return args.func(args)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Terminated as err:
+        print(f"terminated by signal {err.args[0]}", file=sys.stderr)
+        return 128 + err.args[0]
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

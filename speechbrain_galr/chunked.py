@@ -57,14 +57,35 @@ def chunk_lengths(sample_rate, chunk_seconds, overlap_seconds=None):
     ...
     ValueError: chunk length must be a number of seconds >= 0.1, got -5
     """
+    chunk_seconds, overlap_seconds = check_chunk_seconds(
+        chunk_seconds, overlap_seconds
+    )
+    chunk = round(chunk_seconds * sample_rate)
+    overlap = max(1, min(round(overlap_seconds * sample_rate), chunk // 2))
+    return chunk, overlap
+
+
+def check_chunk_seconds(chunk_seconds, overlap_seconds=None):
+    """Checks chunk settings in seconds; returns them, the overlap's
+    default (``min(2, chunk_seconds / 4)``) filled in.
+
+    Example
+    -------
+    >>> check_chunk_seconds(4.0)
+    (4.0, 1.0)
+    >>> check_chunk_seconds(1.0, 0.8)
+    Traceback (most recent call last):
+    ...
+    ValueError: chunk overlap must be ... (0.5), got 0.8
+    """
     if not _is_number(chunk_seconds) or chunk_seconds < MIN_CHUNK_SECONDS:
         raise ValueError(
             "chunk length must be a number of seconds >= "
             f"{MIN_CHUNK_SECONDS:g}, got {chunk_seconds}"
         )
     if overlap_seconds is None:
-        overlap_seconds = min(2.0, chunk_seconds / 4)
-    elif not _is_number(overlap_seconds) or not (
+        return chunk_seconds, min(2.0, chunk_seconds / 4)
+    if not _is_number(overlap_seconds) or not (
         MIN_OVERLAP_SECONDS <= overlap_seconds <= chunk_seconds / 2
     ):
         raise ValueError(
@@ -72,9 +93,7 @@ def chunk_lengths(sample_rate, chunk_seconds, overlap_seconds=None):
             f"{MIN_OVERLAP_SECONDS:g} to half the chunk length "
             f"({chunk_seconds / 2:g}), got {overlap_seconds}"
         )
-    chunk = round(chunk_seconds * sample_rate)
-    overlap = max(1, min(round(overlap_seconds * sample_rate), chunk // 2))
-    return chunk, overlap
+    return chunk_seconds, overlap_seconds
 
 
 def _is_number(value):
