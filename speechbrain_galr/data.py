@@ -17,7 +17,6 @@ Authors
  * speechbrain-galr contributors 2026
 """
 
-import csv
 import json
 import logging
 import os
@@ -27,6 +26,15 @@ import soundfile as sf
 import torch
 import torchaudio
 from tqdm import tqdm
+
+from speechbrain_galr.files import write_text_atomic
+from speechbrain_galr.mixing import (
+    mix_sources,
+    random_gains_db,
+    random_peak,
+    write_mixture,
+    write_mixtures_csv,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +104,12 @@ def prepare_wsj0mix(
     """Writes ``wsj_tr.csv``, ``wsj_cv.csv`` and ``wsj_tt.csv`` for wsj0-mix.
 
     Each row is one mixture: ``ID, duration, mix_wav, s1_wav, s2_wav
-    [, s3_wav]`` (absolute paths, duration in seconds), the columns of
-    SpeechBrain's WSJ0Mix recipes.  The layout is checked first and an error
-    names what is missing (a folder, the sources of some mixtures) or wrong
-    (sample rate).  Nothing is redone when the CSVs exist for the same
-    options.
+    [, s3_wav]`` (duration in seconds), the columns of SpeechBrain's WSJ0Mix
+    recipes; the paths start with ``$data_root`` (:func:`data_root_path`),
+    which the recipes replace with ``data_folder``.  The layout is checked
+    first and an error names what is missing (a folder, the sources of some
+    mixtures) or wrong (sample rate).  Nothing is redone when the CSVs exist
+    for the same options.
 
     Arguments
     ---------
@@ -169,13 +178,33 @@ def prepare_wsj0mix(
                 return csv_paths
     os.makedirs(save_folder, exist_ok=True)
     for split in splits:
-        _write_split_csv(root, split, subfolders, sample_rate, csv_paths[split])
-    with open(opts_path, "w") as f:
-        json.dump(options, f)
+        _write_split_csv(
+            root, split, subfolders, sample_rate, csv_paths[split], data_folder
+        )
+    write_text_atomic(opts_path, json.dumps(options))
     return csv_paths
 
 
-def _write_split_csv(root, split, subfolders, sample_rate, csv_path):
+def data_root_path(path, data_folder):
+    """``path`` as a prepared CSV stores it: ``$data_root/<path relative to
+    data_folder>`` (SpeechBrain's ``replacements={"data_root":
+    data_folder}`` restores it), so that the corpus can move.
+
+    Example
+    -------
+    >>> data_root_path("/data/2speakers/wav8k/min/tt/mix/a.wav",
+    ...                "/data/2speakers")
+    '$data_root/wav8k/min/tt/mix/a.wav'
+    """
+    relative = os.path.relpath(
+        os.path.abspath(path), os.path.abspath(data_folder)
+    )
+    return "$data_root/" + relative.replace(os.sep, "/")
+
+
+def _write_split_csv(
+    root, split, subfolders, sample_rate, csv_path, data_folder
+):
     """One CSV of :func:`prepare_wsj0mix`, checking every mixture."""
     mix_folder = os.path.join(root, split, "mix")
     names = _audio_files(mix_folder)
@@ -202,22 +231,12 @@ def _write_split_csv(root, split, subfolders, sample_rate, csv_path):
         row = {
             "ID": os.path.splitext(name)[0],
             "duration": infos[0].frames / sample_rate,
-            "mix_wav": os.path.abspath(paths[0]),
+            "mix_wav": data_root_path(paths[0], data_folder),
         }
         for sub, path in zip(subfolders[1:], paths[1:]):
-            row[f"{sub}_wav"] = os.path.abspath(path)
+            row[f"{sub}_wav"] = data_root_path(path, data_folder)
         rows.append(row)
     write_mixtures_csv(csv_path, rows)
-
-
-def write_mixtures_csv(path, rows):
-    """Writes ``rows`` (dicts, one per mixture; the columns are the keys of
-    the first) to the CSV ``path`` and logs how many there are."""
-    with open(path, "w", newline="") as fout:
-        writer = csv.DictWriter(fout, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    logger.info(f"{path}: {len(rows)} mixtures")
 
 
 def _speaker_sort_key(name):
@@ -377,61 +396,19 @@ class SpeakerCorpus:
         return audio if length is None else audio[:length]
 
 
-def mix_sources(sources, rng, gain_db_range=5.0, peak=0.9):
-    """Mixes equal-length sources with random gains.
-
-    Every source is scaled to unit RMS, then by a gain drawn uniformly in
-    ``[-gain_db_range / 2, gain_db_range / 2]`` dB (so two sources differ by
-    up to ``gain_db_range`` dB, wsj0-mix uses 0 to 5 dB), and the whole set
-    is scaled so that the mixture peaks at a random level in
-    ``[peak / 2, peak]``.
-
-    Arguments
-    ---------
-    sources : numpy.ndarray
-        ``[C, T]`` sources.
-    rng : numpy.random.Generator
-        Random generator.
-    gain_db_range : float
-        Spread of the source gains in dB.
-    peak : float
-        Largest mixture peak.
-
-    Returns
-    -------
-    mixture : numpy.ndarray
-        ``[T]``.
-    sources : numpy.ndarray
-        ``[C, T]`` scaled sources (they sum to the mixture).
-
-    Example
-    -------
-    >>> rng = np.random.default_rng(0)
-    >>> mix, srcs = mix_sources(rng.standard_normal((2, 100)), rng)
-    >>> mix.shape, srcs.shape, bool(np.allclose(srcs.sum(0), mix))
-    ((100,), (2, 100), True)
-    """
-    sources = np.asarray(sources, dtype=np.float64)
-    rms = np.sqrt(np.mean(sources**2, axis=1, keepdims=True))
-    if (rms == 0).any():
-        raise ValueError("cannot mix a silent source (RMS 0)")
-    gains_db = rng.uniform(-gain_db_range / 2, gain_db_range / 2, (len(rms), 1))
-    sources = sources / rms * 10 ** (gains_db / 20)
-    mixture = sources.sum(0)
-    scale = rng.uniform(peak / 2, peak) / max(np.abs(mixture).max(), 1e-8)
-    return (mixture * scale).astype(np.float32), (sources * scale).astype(
-        np.float32
-    )
-
-
-def _draw_mixture(
-    corpus, rng, num_spks, length, gain_db_range, max_length=None
-):
-    """Random mixture of ``num_spks`` different speakers' crops.
+def _draw_sources(corpus, rng, num_spks, length, max_length=None):
+    """Crops of ``num_spks`` different random speakers' utterances.
 
     ``length`` None: the shortest utterance's length (wsj0-mix "min"), at
     most ``max_length``.  Every source is cropped at a random place, or
     zero-padded at a random place when shorter.
+
+    Returns
+    -------
+    sources : numpy.ndarray
+        ``[C, T]`` float32.
+    names : list of str
+        The utterances' file names (without extension).
     """
     spks = rng.choice(len(corpus.speakers), num_spks, replace=False)
     utts = [int(rng.integers(len(corpus.files[s]))) for s in spks]
@@ -458,8 +435,7 @@ def _draw_mixture(
         os.path.splitext(os.path.basename(corpus.files[s][u][0]))[0]
         for s, u in zip(spks, utts)
     ]
-    mixture, sources = mix_sources(sources, rng, gain_db_range)
-    return mixture, sources, names
+    return sources, names
 
 
 class EpochSeededDataset(torch.utils.data.Dataset):
@@ -584,16 +560,13 @@ class DynamicMixingDataset(EpochSeededDataset):
 
     def draw(self, rng):
         """A mixture of ``num_spks`` speakers and its sources."""
-        mixture, sources, _ = _draw_mixture(
-            self.corpus,
-            rng,
-            self.num_spks,
-            self.segment_samples,
-            self.gain_db_range,
+        sources, _ = _draw_sources(
+            self.corpus, rng, self.num_spks, self.segment_samples
         )
-        item = {"mix_sig": torch.from_numpy(mixture)}
+        mixture, sources = mix_sources(sources, rng, self.gain_db_range)
+        item = {"mix_sig": mixture}
         for i, source in enumerate(sources):
-            item[f"s{i + 1}_sig"] = torch.from_numpy(source)
+            item[f"s{i + 1}_sig"] = source
         return item
 
 
@@ -613,7 +586,9 @@ def create_mixtures(
     ``<out_folder>/wav{sr/1000}k/min/{split}/{mix,s1,...}/<ID>.wav``, where
     each mixture mixes utterances of different random speakers of that
     split, truncated to the shortest one (wsj0-mix "min") or to a random
-    ``max_seconds`` crop of each.  :func:`prepare_wsj0mix` reads the result.
+    ``max_seconds`` crop of each, at random gains and peak level
+    (:func:`speechbrain_galr.mixing.write_mixture`).
+    :func:`prepare_wsj0mix` reads the result.
 
     Arguments
     ---------
@@ -661,32 +636,28 @@ def create_mixtures(
         # the speaker split, e.g. for dynamic mixing on the training part
         for split, names in speakers.items():
             path = os.path.join(out_folder, f"speakers_{split}.txt")
-            with open(path, "w") as f:
-                f.write("".join(f"{name}\n" for name in names))
+            write_text_atomic(path, "".join(f"{name}\n" for name in names))
     for split, count in sorted(num_mixtures.items()):
         split_speakers_ = None if speakers is None else speakers[split]
         corpus = SpeakerCorpus(speaker_folder, split_speakers_, sample_rate)
         # one generator per split name: a split is the same whether or not
         # the others are made in the same call
         rng = np.random.default_rng([seed, *split.encode()])
-        folders = ["mix"] + [f"s{i + 1}" for i in range(num_spks)]
-        for sub in folders:
-            os.makedirs(os.path.join(root, split, sub), exist_ok=True)
         max_length = None
         if max_seconds is not None:
             max_length = int(max_seconds * sample_rate)
         for index in tqdm(range(count), desc=f"mixing {split}", leave=False):
-            mixture, sources, names = _draw_mixture(
-                corpus, rng, num_spks, None, gain_db_range, max_length
+            sources, names = _draw_sources(
+                corpus, rng, num_spks, None, max_length
             )
-            name = f"{index:05d}_" + "_".join(names) + ".wav"
-            for sub, signal in zip(folders, [mixture, *sources]):
-                sf.write(
-                    os.path.join(root, split, sub, name),
-                    signal,
-                    sample_rate,
-                    subtype="FLOAT",
-                )
+            write_mixture(
+                os.path.join(root, split),
+                f"{index:05d}_" + "_".join(names),
+                sources,
+                random_gains_db(rng, num_spks, gain_db_range),
+                random_peak(rng),
+                sample_rate,
+            )
     return root
 
 

@@ -7,11 +7,12 @@ harmonic amplitudes shaped by the formants of a random vowel, under a
 syllable-rate envelope, plus a little breath noise.  Nothing is downloaded,
 so the recipes can be run end to end on a fresh machine::
 
-    python -m speechbrain_galr.demo --out /tmp/galr-demo
+    python -m speechbrain_galr.demo --out demo_data
 
-writes ``/tmp/galr-demo/speakers/<speaker>/<utt>.wav`` and, from them,
-``/tmp/galr-demo/2speakers/wav8k/min/{tr,cv,tt}/{mix,s1,s2}`` with
-different speakers in training, validation and test.
+writes ``demo_data/speakers/<speaker>/<utt>.wav`` and, from them, with
+:func:`speechbrain_galr.data.create_mixtures`,
+``demo_data/2speakers/wav8k/min/{tr,cv,tt}/{mix,s1,s2}`` with different
+speakers in training, validation and test.
 
 Authors
  * speechbrain-galr contributors 2026
@@ -22,9 +23,9 @@ import logging
 import os
 
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
+from speechbrain_galr.audio import write_wav
 from speechbrain_galr.data import create_mixtures, split_speakers
 
 logger = logging.getLogger(__name__)
@@ -177,12 +178,8 @@ def make_speakers(
         for u in range(utterances_per_speaker):
             seconds = rng.uniform(min_seconds, max_seconds)
             audio = synthesize_utterance(speaker, seconds, rng, sample_rate)
-            sf.write(
-                os.path.join(out_folder, name, f"{name}_u{u}.wav"),
-                audio,
-                sample_rate,
-                subtype="FLOAT",
-            )
+            path = os.path.join(out_folder, name, f"{name}_u{u}.wav")
+            write_wav(path, audio, sample_rate, subtype="FLOAT")
 
 
 def make_demo_corpus(

@@ -76,7 +76,9 @@ def test_create_mixtures_and_prepare(corpus):
         rows = list(csv.DictReader(f))
     assert len(rows) == 2
     assert set(rows[0]) == {"ID", "duration", "mix_wav", "s1_wav", "s2_wav"}
-    assert os.path.isfile(rows[0]["s2_wav"]) and float(rows[0]["duration"]) > 0
+    # the paths are relative to $data_root, the data_folder
+    s2_path = rows[0]["s2_wav"].replace("$data_root", str(corpus / "2speakers"))
+    assert os.path.isfile(s2_path) and float(rows[0]["duration"]) > 0
 
 
 def test_prepare_errors_name_what_is_missing(corpus, tmp_path):

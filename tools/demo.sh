@@ -3,7 +3,7 @@
 # offline (synthetic speakers, wsj0-2mix layout), in a few minutes on 2 CPU
 # cores.  Needs the venv of tools/setup.sh.
 #
-#   tools/demo.sh [OUT_DIR]        (default /tmp/galr-demo)
+#   tools/demo.sh [OUT_DIR]        (default demo_data in the checkout)
 #
 # Environment: DEMO_MINUTES (training budget, default 3), DEMO_THREADS
 # (torch threads, default 1: fastest on a busy machine).  Results: OUT_DIR/results/test_results.csv
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
-out="$(realpath -m "${1:-/tmp/galr-demo}")"
+out="$(realpath -m "${1:-$repo/demo_data}")"
 python="$repo/.venv/bin/python"
 
 # 1. corpus: 20 synthetic speakers (14 train, 3 valid, 3 test)

@@ -18,8 +18,10 @@ Speakers are split between the training splits (``train-100`` or
 LibriMix.  The sources are scaled to unit power times a random gain within
 5 dB of each other (speaker-to-speaker ratio in [-5, 5] dB, as the paper's
 "SNRs between 0 dB and 5 dB"), the noise of ``mix_both`` to a
-speech-to-noise ratio uniform in ``--snr-db``.  The same command with the
-same seed writes the same corpus.
+speech-to-noise ratio uniform in ``--snr-db``, all mixed and written by
+:func:`speechbrain_galr.mixing.write_mixture` (the noisy mixture, or the
+clean one without noise, peaks at a random level).  The same command with
+the same seed writes the same corpus.
 
 Usage::
 
@@ -34,28 +36,30 @@ Authors
 import argparse
 import logging
 import os
-import sys
 
 import numpy as np
-import soundfile as sf
 import torch
 from tqdm import tqdm
 
 from speechbrain_galr.audio_clips import (
     ClipFolder,
+    power_db,
     split_count,
     split_names,
 )
 from speechbrain_galr.data import (
     SpeakerCorpus,
     list_speakers,
-    mix_sources,
     split_speakers,
+)
+from speechbrain_galr.mixing import (
+    mix_at_gains,
+    random_gains_db,
+    random_peak,
+    source_layout,
+    write_mixture,
     write_mixtures_csv,
 )
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from noisy_mixing import add_noise  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -200,51 +204,58 @@ def _draw_sources(speech, num_spks, rng, max_samples):
     return sources, "_".join(names)
 
 
+def _draw_new_sources(speech, num_spks, rng, max_samples, used_ids):
+    """:func:`_draw_sources` until the mixture ID is new."""
+    for _attempt in range(100):
+        sources, mix_id = _draw_sources(speech, num_spks, rng, max_samples)
+        if mix_id not in used_ids:
+            used_ids.add(mix_id)
+            return sources, mix_id
+    raise ValueError(
+        f"cannot draw {len(used_ids) + 1} different {num_spks}-speaker "
+        f"mixtures from {len(speech.speakers)} speakers"
+    )
+
+
+def _noise_gain_db(sources, gains_db, snr_db):
+    """Gain (dB) of a noise source, in the unit-power scale of
+    :func:`mix_at_gains`, that puts it ``snr_db`` below the speech mixture."""
+    speech_mixture, _ = mix_at_gains(sources, gains_db)
+    return power_db(speech_mixture) - snr_db
+
+
 def _write_split(root, split, count, speech, noise, num_spks, rng, opts):
     """Writes the mixtures and metadata CSVs of one split."""
-    sample_rate = opts["sample_rate"]
-    subs = ["mix_clean"] + [f"s{i + 1}" for i in range(num_spks)]
+    # sub-folder: the sources summed in it (the noise is source C)
+    layout = source_layout(num_spks, "mix_clean")
     if noise is not None:
-        subs += ["mix_both", "noise"]
-    for sub in subs:
-        os.makedirs(os.path.join(root, split, sub), exist_ok=True)
+        layout.update(
+            {"mix_both": list(range(num_spks + 1)), "noise": [num_spks]}
+        )
     clean_rows, noisy_rows, used_ids = [], [], set()
     for _ in tqdm(range(count), desc=f"LibriMix {split}"):
-        for _attempt in range(100):
-            sources, mix_id = _draw_sources(
-                speech, num_spks, rng, opts["max_samples"]
-            )
-            if mix_id not in used_ids:
-                used_ids.add(mix_id)
-                break
-        else:
-            raise ValueError(
-                f"cannot draw {count} different {num_spks}-speaker "
-                f"mixtures for {split} from {len(speech.speakers)} speakers"
-            )
-        mixture, sources = mix_sources(sources, rng)
-        signals = {"mix_clean": torch.from_numpy(mixture)}
-        sources = torch.from_numpy(sources)
+        sources, mix_id = _draw_new_sources(
+            speech, num_spks, rng, opts["max_samples"], used_ids
+        )
+        gains = list(random_gains_db(rng, num_spks))
         if noise is not None:
-            crop, _, _ = noise.crop(rng, mixture.shape[-1])
+            crop, _, _ = noise.crop(rng, sources.shape[-1])
             snr = rng.uniform(*opts["snr_db"])
-            noisy, sources, crop = add_noise(
-                signals["mix_clean"], sources, crop, snr
-            )
-            signals["mix_clean"] = sources.sum(0)
-            signals["mix_both"], signals["noise"] = noisy, crop
-        for i in range(num_spks):
-            signals[f"s{i + 1}"] = sources[i]
-        paths = {}
-        for sub, signal in signals.items():
-            paths[sub] = os.path.abspath(
-                os.path.join(root, split, sub, f"{mix_id}.wav")
-            )
-            sf.write(paths[sub], signal.numpy(), sample_rate, subtype="FLOAT")
+            gains.append(_noise_gain_db(sources, gains, snr))
+            sources = torch.cat([torch.as_tensor(sources), crop[None]])
+        _, paths = write_mixture(
+            os.path.join(root, split),
+            mix_id,
+            sources,
+            gains,
+            random_peak(rng),
+            opts["sample_rate"],
+            layout,
+        )
         row = {"mixture_ID": mix_id, "mixture_path": paths["mix_clean"]}
         for i in range(num_spks):
             row[f"source_{i + 1}_path"] = paths[f"s{i + 1}"]
-        row["length"] = mixture.shape[-1]
+        row["length"] = sources.shape[-1]
         clean_rows.append(row)
         if noise is not None:
             noisy_row = {k: v for k, v in row.items() if k != "length"}

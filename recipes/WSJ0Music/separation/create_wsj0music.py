@@ -37,7 +37,7 @@ import os
 import sys
 
 import numpy as np
-import soundfile as sf
+import torch
 from tqdm import tqdm
 
 from speechbrain_galr.audio_clips import (
@@ -51,11 +51,20 @@ from speechbrain_galr.data import (
     SpeakerCorpus,
     list_speakers,
     split_speakers,
+)
+from speechbrain_galr.files import write_text_atomic
+from speechbrain_galr.mixing import (
+    random_peak,
+    write_mixture,
     write_mixtures_csv,
 )
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from speech_music import SPLITS_FILE, draw_speech, mix_speech_music  # noqa: E402
+from speech_music import (  # noqa: E402
+    SPLITS_FILE,
+    draw_speech,
+    speech_music_gains,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -141,33 +150,30 @@ def create_wsj0music(
         max_samples = None
         if max_seconds is not None:
             max_samples = int(round(max_seconds * sample_rate))
-        for sub in ("mix", "s1", "s2"):
-            os.makedirs(os.path.join(root, split, sub), exist_ok=True)
         for index in tqdm(range(count), desc=f"WSJ0Music {split}"):
             signal, (speech_path, speech_start) = draw_speech(
                 speech, rng, max_samples
             )
             music_crop, track, music_start = music.crop(rng, signal.numel())
             smr = float(rng.uniform(*smr_db))
-            mixture, sources = mix_speech_music(signal, music_crop, smr, rng)
             speech_name = os.path.splitext(os.path.basename(speech_path))[0]
             mix_id = f"{split}_{index:05d}_{speech_name}"
-            name = mix_id + ".wav"
-            for sub, audio in zip(("mix", "s1", "s2"), (mixture, *sources)):
-                sf.write(
-                    os.path.join(root, split, sub, name),
-                    audio.numpy(),
-                    sample_rate,
-                    subtype="FLOAT",
-                )
+            signals, paths = write_mixture(
+                os.path.join(root, split),
+                mix_id,
+                torch.stack([signal, music_crop]),
+                speech_music_gains(smr),
+                random_peak(rng),
+                sample_rate,
+            )
             rows.append(
                 {
                     "split": split,
                     "ID": mix_id,
                     "duration": signal.numel() / sample_rate,
-                    "mix_wav": os.path.join(split, "mix", name),
-                    "speech_wav": os.path.join(split, "s1", name),
-                    "music_wav": os.path.join(split, "s2", name),
+                    "mix_wav": os.path.relpath(paths["mix"], root),
+                    "speech_wav": os.path.relpath(paths["s1"], root),
+                    "music_wav": os.path.relpath(paths["s2"], root),
                     "speech_file": os.path.relpath(speech_path, speech_folder),
                     "speech_start": speech_start,
                     "music_file": os.path.relpath(
@@ -175,27 +181,24 @@ def create_wsj0music(
                     ),
                     "music_start": music_start,
                     "smr_db": round(smr, 4),
-                    "peak": round(float(mixture.abs().max()), 4),
+                    "peak": round(float(signals["mix"].abs().max()), 4),
                 }
             )
     if not rows:
         raise ValueError("no mixtures requested (all counts are zero)")
     metadata = os.path.join(out_folder, METADATA_FILE)
     write_mixtures_csv(metadata, rows)
-    with open(os.path.join(out_folder, SPLITS_FILE), "w") as fout:
-        json.dump(
-            {
-                "speech_folder": os.path.abspath(speech_folder),
-                "music_folder": os.path.abspath(music_folder),
-                "sample_rate": sample_rate,
-                "smr_db": list(smr_db),
-                "seed": seed,
-                "speakers": speakers,
-                "tracks": track_split,
-            },
-            fout,
-            indent=1,
-        )
+    splits = {
+        "speech_folder": os.path.abspath(speech_folder),
+        "music_folder": os.path.abspath(music_folder),
+        "sample_rate": sample_rate,
+        "smr_db": list(smr_db),
+        "seed": seed,
+        "speakers": speakers,
+        "tracks": track_split,
+    }
+    splits_path = os.path.join(out_folder, SPLITS_FILE)
+    write_text_atomic(splits_path, json.dumps(splits, indent=1))
     logger.info(f"{len(rows)} mixtures written to {root}, metadata {metadata}")
     return metadata
 

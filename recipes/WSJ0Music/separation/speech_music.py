@@ -6,9 +6,11 @@ in [0, 5] dB, then both scaled together to a random peak level.  The
 sources are always in the same order, speech then music, so the network is
 trained without permutation invariance.
 
-:func:`mix_speech_music` is the mixing rule shared by the fixed corpus of
-``create_wsj0music.py`` and by :class:`SpeechMusicDataset`, the dynamic
-mixing of training.
+The mixing rule is :func:`speechbrain_galr.mixing.mix_at_gains` with the
+gains of :func:`speech_music_gains`: the fixed corpus of
+``create_wsj0music.py`` writes its mixtures with it, and
+:class:`SpeechMusicDataset`, the dynamic mixing of training, makes them
+with it (:func:`mix_speech_music`).
 
 Authors
  * speechbrain-galr contributors 2026
@@ -20,9 +22,10 @@ import os
 import numpy as np
 import torch
 
-from speechbrain_galr.audio_clips import ClipFolder, scale_to_ratio
+from speechbrain_galr.audio_clips import ClipFolder
 from speechbrain_galr.data import EpochSeededDataset, SpeakerCorpus
 from speechbrain_galr.metrics import separation_scores
+from speechbrain_galr.mixing import mix_at_gains, random_peak
 from speechbrain_galr.separation import SeparationBrain
 
 SOURCE_NAMES = ("speech", "music")
@@ -32,8 +35,21 @@ SPLITS_FILE = "splits.json"
 """File of a corpus folder naming the speakers and tracks of each split."""
 
 
-def mix_speech_music(speech, music, smr_db, rng, peak=0.9):
-    """Mixes speech and music at a speech-to-music ratio.
+def speech_music_gains(smr_db):
+    """Gains (dB) of speech and music for a speech-to-music ratio, as
+    :func:`speechbrain_galr.mixing.mix_at_gains` takes them.
+
+    Example
+    -------
+    >>> speech_music_gains(3.0)
+    [0.0, -3.0]
+    """
+    return [0.0, -float(smr_db)]
+
+
+def mix_speech_music(speech, music, smr_db, rng):
+    """Mixes speech and music at a speech-to-music ratio, to a random peak
+    level (:func:`speechbrain_galr.mixing.random_peak`).
 
     Arguments
     ---------
@@ -44,9 +60,7 @@ def mix_speech_music(speech, music, smr_db, rng, peak=0.9):
     smr_db : float
         Speech-to-music ratio in dB (mean powers).
     rng : numpy.random.Generator
-        Draws the peak level of the mixture, in ``[peak / 2, peak]``.
-    peak : float
-        Largest mixture peak.
+        Draws the peak level of the mixture.
 
     Returns
     -------
@@ -69,12 +83,9 @@ def mix_speech_music(speech, music, smr_db, rng, peak=0.9):
             f"speech {tuple(speech.shape)} and music {tuple(music.shape)} "
             "must be [T] signals of the same length"
         )
-    music = scale_to_ratio(speech, music, smr_db)
     # [2, T]
     sources = torch.stack([speech, music])
-    mixture = sources.sum(0)
-    scale = rng.uniform(peak / 2, peak) / float(mixture.abs().max())
-    return mixture * scale, sources * scale
+    return mix_at_gains(sources, speech_music_gains(smr_db), random_peak(rng))
 
 
 def read_splits(corpus_folder):
