@@ -70,7 +70,9 @@ def check_audio_path(path):
     if os.path.isdir(path):
         raise AudioInputError(f"expected an audio file, got a folder: {path}")
     if os.path.getsize(path) == 0:
-        raise AudioInputError(f"audio file is empty (0 bytes): {path}")
+        raise AudioInputError(
+            f"cannot read audio file {path}: it is empty (0 bytes)"
+        )
 
 
 def _wav_header_frames(path):
@@ -111,7 +113,8 @@ def _warn_if_truncated(path, frames, rate):
 def _soundfile_error(path, err):
     """The error for a file that libsndfile cannot open."""
     return AudioInputError(
-        f"not an audio file that soundfile can read: {path} ({err})"
+        f"cannot read audio file {path}: not audio that soundfile decodes "
+        f"({err})"
     )
 
 
@@ -147,7 +150,9 @@ def audio_info(path):
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise _soundfile_error(path, err) from err
     if info.frames <= 0:
-        raise AudioInputError(f"audio file has no samples: {path}")
+        raise AudioInputError(
+            f"cannot read audio file {path}: it has no samples"
+        )
     _warn_if_truncated(path, info.frames, info.samplerate)
     return AudioInfo(int(info.frames), int(info.samplerate), info.channels)
 

@@ -17,12 +17,14 @@ import math
 import os
 
 import numpy as np
-import soundfile as sf
-import torch
-import torchaudio.functional as AF
+import soundfile as sf  # noqa: F401 (the doctests write files)
+import torch  # noqa: F401 (the doctests make tensors)
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
-"""File name endings read as audio (what soundfile decodes)."""
+from speechbrain_galr.audio import (  # noqa: F401 (audio_info: public API)
+    AUDIO_EXTENSIONS,
+    audio_info,
+    read_audio,
+)
 
 SILENCE_DB = -60.0
 """Mean power (dB re full scale) below which a signal counts as silent."""
@@ -133,57 +135,10 @@ def split_count(value, total, what="count"):
     return int(value)
 
 
-def audio_info(path):
-    """Length, sample rate and channels of an audio file.
-
-    Arguments
-    ---------
-    path : str
-        Audio file.
-
-    Returns
-    -------
-    tuple
-        ``(num_samples, sample_rate, channels)`` at the file's own rate.
-
-    Example
-    -------
-    >>> path = str(getfixture("tmp_path") / "tone.wav")
-    >>> sf.write(path, np.zeros((1600, 2)), 16000)
-    >>> audio_info(path)
-    (1600, 16000, 2)
-    """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"audio file not found: {path}")
-    try:
-        info = sf.info(path)
-    except (RuntimeError, sf.LibsndfileError) as err:
-        raise ValueError(f"cannot read audio file {path}: {err}") from err
-    return int(info.frames), int(info.samplerate), int(info.channels)
-
-
 def load_audio(path, sample_rate, offset=0, num_samples=None):
-    """Reads (part of) an audio file as mono at ``sample_rate``.
-
-    Channels are averaged and the signal is resampled when the file has
-    another rate.  ``offset`` and ``num_samples`` count samples at
-    ``sample_rate``; only that part of the file is decoded.
-
-    Arguments
-    ---------
-    path : str
-        Audio file of any rate and channel count.
-    sample_rate : int
-        Rate of the result, in Hz.
-    offset : int
-        First sample to return.
-    num_samples : int or None
-        Samples to return (fewer if the file ends first); None for all.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[T]`` float32 waveform.
+    """Reads (part of) an audio file as mono at ``sample_rate``: the
+    package's one reader, :func:`speechbrain_galr.audio.read_audio`
+    (``offset`` and ``num_samples`` count samples at ``sample_rate``).
 
     Example
     -------
@@ -192,34 +147,7 @@ def load_audio(path, sample_rate, offset=0, num_samples=None):
     >>> load_audio(path, 8000).shape, load_audio(path, 8000, 100, 800).shape
     (torch.Size([16000]), torch.Size([800]))
     """
-    total, file_rate, _ = audio_info(path)
-    if total == 0:
-        raise ValueError(f"audio file is empty: {path}")
-    ratio = file_rate / sample_rate
-    start = int(math.floor(offset * ratio))
-    stop = None
-    if num_samples is not None:
-        stop = min(total, int(math.ceil((offset + num_samples) * ratio)))
-    try:
-        data, _ = sf.read(
-            path, start=start, stop=stop, dtype="float32", always_2d=True
-        )
-    except (RuntimeError, sf.LibsndfileError) as err:
-        raise ValueError(f"cannot decode audio file {path}: {err}") from err
-    if data.shape[0] == 0:
-        raise ValueError(
-            f"no samples in {path} from sample {offset} at {sample_rate} Hz "
-            f"(the file has {total} samples at {file_rate} Hz)"
-        )
-    # [T, channels] -> [T]
-    signal = torch.from_numpy(data).mean(dim=1)
-    if not torch.isfinite(signal).all():
-        raise ValueError(f"audio file has NaN or Inf samples: {path}")
-    if file_rate != sample_rate:
-        signal = AF.resample(signal, file_rate, sample_rate)
-    if num_samples is not None:
-        signal = signal[:num_samples]
-    return signal.contiguous()
+    return read_audio(path, sample_rate, offset, num_samples).contiguous()
 
 
 def power_db(signal):

@@ -22,11 +22,11 @@ import logging
 import os
 
 import numpy as np
-import soundfile as sf
+import soundfile as sf  # noqa: F401 (the doctests write files)
 import torch
-import torchaudio
 from tqdm import tqdm
 
+from speechbrain_galr.audio import AUDIO_EXTENSIONS, audio_info, read_audio
 from speechbrain_galr.files import write_text_atomic
 from speechbrain_galr.mixing import (
     mix_sources,
@@ -40,8 +40,6 @@ logger = logging.getLogger(__name__)
 
 SPLITS = ("tr", "cv", "tt")
 """wsj0-mix subset folders: training, validation, test."""
-
-AUDIO_EXTENSIONS = (".wav", ".flac")
 
 
 def wsj0mix_subset_folder(data_folder, sample_rate=8000, version="min"):
@@ -79,17 +77,6 @@ def _audio_files_below(folder):
         for name in names
         if name.lower().endswith(AUDIO_EXTENSIONS)
     )
-
-
-def _audio_info(path):
-    """``soundfile.info`` with errors that name the file."""
-    try:
-        info = sf.info(path)
-    except Exception as err:  # soundfile raises several types
-        raise ValueError(f"cannot read audio file {path}: {err}") from err
-    if info.frames == 0:
-        raise ValueError(f"audio file {path} is empty (0 samples)")
-    return info
 
 
 def prepare_wsj0mix(
@@ -221,11 +208,11 @@ def _write_split_csv(
     rows = []
     for name in tqdm(names, desc=f"wsj0-mix {split}", leave=False):
         paths = [os.path.join(root, split, sub, name) for sub in subfolders]
-        infos = [_audio_info(p) for p in paths]
+        infos = [audio_info(p) for p in paths]
         for path, info in zip(paths, infos):
-            if info.samplerate != sample_rate:
+            if info.sample_rate != sample_rate:
                 raise ValueError(
-                    f"{path} has sample rate {info.samplerate} Hz, expected "
+                    f"{path} has sample rate {info.sample_rate} Hz, expected "
                     f"{sample_rate} Hz"
                 )
         row = {
@@ -349,9 +336,9 @@ class SpeakerCorpus:
             utts = []
             for name in _audio_files_below(spk_dir):
                 path = os.path.join(spk_dir, name)
-                info = _audio_info(path)
-                if info.frames / info.samplerate >= min_seconds:
-                    utts.append((path, info.frames, info.samplerate))
+                frames, rate, _ = audio_info(path)
+                if frames / rate >= min_seconds:
+                    utts.append((path, frames, rate))
             if utts:
                 self.speakers.append(spk)
                 self.files.append(utts)
@@ -367,33 +354,16 @@ class SpeakerCorpus:
         return int(frames * self.sample_rate // rate)
 
     def read(self, spk_index, utt_index, start=0, length=None):
-        """Reads ``length`` samples (at ``sample_rate``) from ``start``.
+        """Reads ``length`` samples (at ``sample_rate``) from ``start``
+        (:func:`speechbrain_galr.audio.read_audio`: channels averaged).
 
         Returns
         -------
         numpy.ndarray
             float32 ``[length]`` (fewer if the file ends first).
         """
-        path, frames, rate = self.files[spk_index][utt_index]
-        file_start = int(start * rate // self.sample_rate)
-        file_stop = (
-            frames
-            if length is None
-            else min(frames, -(-(start + length) * rate // self.sample_rate))
-        )
-        try:
-            audio, _ = sf.read(
-                path, start=file_start, stop=file_stop, dtype="float32"
-            )
-        except Exception as err:
-            raise ValueError(f"cannot read audio file {path}: {err}") from err
-        if audio.ndim > 1:
-            audio = audio[:, 0]
-        if rate != self.sample_rate:
-            audio = torchaudio.functional.resample(
-                torch.from_numpy(audio), rate, self.sample_rate
-            ).numpy()
-        return audio if length is None else audio[:length]
+        path = self.files[spk_index][utt_index][0]
+        return read_audio(path, self.sample_rate, start, length).numpy()
 
 
 def _draw_sources(corpus, rng, num_spks, length, max_length=None):

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-import torchaudio
 from hyperpyyaml import load_hyperpyyaml
 
 import speechbrain_galr
@@ -338,7 +337,7 @@ def bad_inputs(tmp_path):
     sf.write(nan, np.full(100, np.nan, dtype=np.float32), 8000, "FLOAT")
     return [
         (missing, "not found"),
-        (str(text), "not an audio file"),
+        (str(text), "not audio"),
         (str(empty), "empty"),
         (no_frames, "no samples"),
         (nan, "NaN"),
