@@ -194,17 +194,24 @@ def test_exported_folder_can_be_moved(recipe, tmp_path):
 
 def test_checkpoint_choice(recipe, tmp_path):
     folder, outputs = recipe
-    lowest = export_model(folder, str(tmp_path / "a"), min_key="si-snr")
+    # the test loads each folder itself: no verification load
+    lowest = export_model(
+        folder, str(tmp_path / "a"), min_key="si-snr", verify=False
+    )
     model = GALRSeparation.from_hparams(source=lowest)
     torch.testing.assert_close(model.separate_batch(MIX), outputs[0])
     # an explicit checkpoint
     checkpoints = Checkpointer(os.path.join(folder, "save")).list_checkpoints()
     last = max(checkpoints, key=lambda c: c.meta["epoch"])
-    dest = export_model(folder, str(tmp_path / "b"), checkpoint=last.path)
+    dest = export_model(
+        folder, str(tmp_path / "b"), checkpoint=last.path, verify=False
+    )
     model = GALRSeparation.from_hparams(source=dest)
     torch.testing.assert_close(model.separate_batch(MIX), outputs[2])
     # no checkpoint has the key: the newest one
-    dest = export_model(folder, str(tmp_path / "c"), max_key="sdr")
+    dest = export_model(
+        folder, str(tmp_path / "c"), max_key="sdr", verify=False
+    )
     model = GALRSeparation.from_hparams(source=dest)
     torch.testing.assert_close(model.separate_batch(MIX), outputs[2])
 
@@ -218,12 +225,12 @@ def test_speechbrain_style_checkpoints_export_the_lowest_loss(tmp_path):
     outputs = make_recipe_output(
         sb_folder, losses, {"step": 10, "avg_train_loss": -5.0}
     )
-    dest = export_model(sb_folder, str(tmp_path / "m1"))
+    dest = export_model(sb_folder, str(tmp_path / "m1"), verify=False)
     model = GALRSeparation.from_hparams(source=dest)
     torch.testing.assert_close(model.separate_batch(MIX), outputs[1])
     ours = str(tmp_path / "ours")
     outputs = make_recipe_output(ours, SCORES, {"train_seconds": 12.0})
-    dest = export_model(ours, str(tmp_path / "m2"))
+    dest = export_model(ours, str(tmp_path / "m2"), verify=False)
     model = GALRSeparation.from_hparams(source=dest)
     torch.testing.assert_close(model.separate_batch(MIX), outputs[1])
 
@@ -354,9 +361,7 @@ def test_killed_export_leaves_a_complete_model(recipe, tmp_path, point):
     dest = tmp_path / "model"
     export_model(str(other), str(dest))
     old = tree_digest(dest)
-    new_dest = tmp_path / "reference"
-    export_model(folder, str(new_dest))
-    new = tree_digest(new_dest)
+    new = tree_digest(os.path.dirname(_best_checkpoint_file(folder, "encoder")))
     script = tmp_path / "killed.py"
     script.write_text(KILLED_EXPORT)
     proc = subprocess.run(
@@ -366,14 +371,12 @@ def test_killed_export_leaves_a_complete_model(recipe, tmp_path, point):
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     after = tree_digest(dest)
-    volatile = {"README.md", "hyperparams.yaml", "custom_interface.py"}
     if point == "staged":
         assert after == old
-    else:  # the same export, up to the time stamps in the text files
-        assert {k: v for k, v in after.items() if k not in volatile} == {
-            k: v for k, v in new.items() if k not in volatile
-        }
-        assert set(after) == set(new)
+    else:  # the new export, complete
+        assert sorted(after) == sorted(EXPORTED + ["test_results.csv"])
+        for name in MODULE_NAMES:
+            assert after[f"{name}.ckpt"] == new[f"{name}.ckpt"]
     leftovers = [n for n in os.listdir(tmp_path) if n.startswith(".galr")]
     assert len(leftovers) == 1
     export_model(folder, str(dest), overwrite=True)
@@ -597,7 +600,14 @@ def test_recipe_run_export_and_foreign_class_reproduce_its_results(tmp_path):
 
     model = GALRSeparation.from_hparams(source=dest)
     with open(os.path.join(out, "save", "wsj_tt.csv")) as fin:
-        items = {row["ID"]: row for row in csv.DictReader(fin)}
+        # the prepared CSV's paths start with $data_root (SpeechBrain's)
+        items = {
+            row["ID"]: {
+                key: value.replace("$data_root", corpus)
+                for key, value in row.items()
+            }
+            for row in csv.DictReader(fin)
+        }
     assert len(rows) - 1 == len(items) == 2
     for row in rows[:-1]:
         item = items[row["snt_id"]]
