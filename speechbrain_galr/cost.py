@@ -1,10 +1,19 @@
-"""Cost measurements of TasNets: parameters, FLOPs, peak memory and time.
+"""Cost of TasNets: the models, their parameters, FLOPs and passes.
 
-The pieces of ``python -m speechbrain_galr.benchmark`` (issue #6, Table 3
-of the paper): one model builder for GALR and its two dual-path baselines
-(DPRNN and a dual-path transformer), a FLOP counter built on ptflops, the
-counter the paper used, and peak-memory and time measurements of inference
-and of a training step.
+The pieces of ``python -m speechbrain_galr.benchmark`` (Table 3 of the
+paper) that are not memory (:mod:`speechbrain_galr.peak_memory`) or
+training throughput (:mod:`speechbrain_galr.throughput`): the models,
+built from the recipes' yamls (:func:`build_model`, so each model is
+defined once), a FLOP counter built on ptflops, the counter the paper used,
+and the inference and training passes that are measured.
+
+Models
+------
+``"GALR"`` is ``recipes/WSJ0Mix/separation/hparams/galr-small.yaml``,
+``"DPRNN"`` ``dprnn.yaml`` and ``"DP-Transformer"`` ``sepformer-small.yaml``
+(a small SepFormer: ``Dual_Path_Model`` with ``SBTransformerBlock``s); the
+rows of Table 3 are overrides of ``num_filters`` (D), ``window_length``
+(M), ``segment_size`` (K) and ``reduced_segment_size`` (Q).
 
 FLOPs
 -----
@@ -29,126 +38,134 @@ Authors
 """
 
 import contextlib
-import ctypes
-import gc
 import io
-import json
 import os
-import subprocess
-import sys
-import threading
 import time
 
+import ruamel.yaml
 import torch
-from speechbrain.lobes.models.dual_path import (
-    Decoder,
-    Dual_Path_Model,
-    Encoder,
-    SBRNNBlock,
-    SBTransformerBlock,
-)
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
-from speechbrain_galr.galr import (
-    GALR,
-    GloballyAttentiveLayer,
-    SegmentLayerNorm,
-)
-from speechbrain_galr.tasnet import TasNet
+from speechbrain_galr.galr import GloballyAttentiveLayer, SegmentLayerNorm
 
 SAMPLE_RATE = 8000
-# glibc returns blocks of this size or more to the system when they are
-# freed (a fixed threshold: no dynamic raise), so that the peak resident
-# memory of a pass is the peak of the memory in use, whatever ran before
-MMAP_THRESHOLD = 128 * 1024
-MODELS = ("GALR", "DPRNN", "DP-Transformer")
-MIB = 2**20
+HPARAMS_FOLDER = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "recipes",
+    "WSJ0Mix",
+    "separation",
+    "hparams",
+)
+MODEL_HPARAMS = {
+    "GALR": "galr-small.yaml",
+    "DPRNN": "dprnn.yaml",
+    "DP-Transformer": "sepformer-small.yaml",
+}
+MODELS = tuple(MODEL_HPARAMS)
+# overrides that make galr-small a GALR of a few thousand parameters, for
+# examples and tests
+TINY_GALR = dict(
+    num_filters=16,
+    segment_size=10,
+    reduced_segment_size=4,
+    hidden_channels=8,
+    num_blocks=1,
+)
+# objects of the recipe yamls that act when they are built (seeding every
+# generator, creating the output folder, opening the log): the cost
+# measurements build the model only, so these are replaced by None
+SIDE_EFFECT_KEYS = ("__set_seed", "checkpointer", "train_logger")
 
 
-def build_tasnet(
-    model,
-    D,
-    M,
-    K,
-    Q=None,
-    hidden=128,
-    num_blocks=6,
-    num_spks=2,
-):
-    """Builds a TasNet of Table 3 the way the recipes do.
-
-    The encoder is SpeechBrain's ``Encoder(M, D)`` and the decoder
-    ``Decoder(D, 1, M, stride=M // 2, bias=False)``; the mask networks:
-
-    * ``"GALR"``: ``GALR(D, D, hidden, num_blocks, 8, K, Q, num_spks)``
-      (J = 8 heads, Section 3.1);
-    * ``"DPRNN"``: ``Dual_Path_Model`` with a Bi-LSTM ``SBRNNBlock(D,
-      hidden)`` as intra and as inter block and the linear layer after each
-      (the paper's DPRNN, 2.6M parameters at D=64);
-    * ``"DP-Transformer"``: ``Dual_Path_Model`` with an
-      ``SBTransformerBlock`` (one pre-norm layer, 4 heads as DPTNet, a
-      feed-forward of 4D units, positional encoding) as intra and as inter
-      block: DPTNet-like, but without DPTNet's recurrent feed-forward.
-
-    Arguments
-    ---------
-    model : str
-        One of ``MODELS``.
-    D : int
-        Encoder filters (and features in the blocks).
-    M : int
-        Window length in samples (hop M/2).
-    K : int
-        Segment size in frames.
-    Q : int or None
-        GALR's reduced segment size (ignored by the baselines).
-    hidden : int
-        Hidden units per LSTM direction (GALR and DPRNN).
-    num_blocks : int
-        Dual-path (or GALR) blocks.
-    num_spks : int
-        Number of sources.
-
-    Returns
-    -------
-    TasNet
+def hparams_path(name_or_yaml):
+    """The yaml of a model name of :data:`MODELS`, or the yaml path given.
 
     Example
     -------
-    >>> net = build_tasnet("DPRNN", 64, 16, 100)
-    >>> sum(p.numel() for p in net.parameters())
+    >>> os.path.basename(hparams_path("DPRNN"))
+    'dprnn.yaml'
+    """
+    if name_or_yaml in MODEL_HPARAMS:
+        path = os.path.join(HPARAMS_FOLDER, MODEL_HPARAMS[name_or_yaml])
+    elif str(name_or_yaml).endswith((".yaml", ".yml")):
+        path = str(name_or_yaml)
+    else:
+        raise ValueError(
+            f"unknown model {name_or_yaml!r}, expected one of {MODELS} or "
+            "a yaml file"
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"no hyperparameter file {path} (the recipe yamls are in a "
+            "checkout of speechbrain-galr)"
+        )
+    return path
+
+
+def load_hparams(name_or_yaml, **overrides):
+    """Loads a recipe yaml with overrides, without its side effects.
+
+    The yaml's ``!PLACEHOLDER`` values (e.g. ``data_folder``) get a dummy
+    value and the objects of :data:`SIDE_EFFECT_KEYS` are not built.
+
+    Arguments
+    ---------
+    name_or_yaml : str
+        A model of :data:`MODELS` or the path of a yaml.
+    **overrides
+        Top-level hyperparameters to override, e.g. ``num_filters=128``.
+
+    Returns
+    -------
+    dict
+        The loaded hyperparameters (``model`` among them).
+    """
+    path = hparams_path(name_or_yaml)
+    with open(path) as fin:
+        text = fin.read()
+    top = ruamel.yaml.YAML().load(text)
+    unknown = sorted(set(overrides) - set(top))
+    if unknown:
+        raise ValueError(f"{path} has no hyperparameter {', '.join(unknown)}")
+    fixed = {key: None for key in SIDE_EFFECT_KEYS if key in top}
+    for key, value in top.items():
+        if getattr(getattr(value, "tag", None), "value", "") == "!PLACEHOLDER":
+            fixed[key] = "unused"
+    return load_hyperpyyaml(text, {**fixed, **overrides})
+
+
+def build_model(name_or_yaml, **overrides):
+    """The ``model`` (a :class:`speechbrain_galr.tasnet.TasNet`) of a
+    recipe yaml, with overrides (see :func:`load_hparams`).
+
+    Example
+    -------
+    >>> model = build_model("GALR", num_filters=16, num_blocks=1)
+    >>> model(torch.randn(1, 800)).shape
+    torch.Size([1, 800, 2])
+    >>> count_parameters(build_model("DPRNN"))
     2609793
     """
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}, expected one of {MODELS}")
-    encoder = Encoder(kernel_size=M, out_channels=D)
-    decoder = Decoder(D, 1, kernel_size=M, stride=M // 2, bias=False)
+    return load_hparams(name_or_yaml, **overrides)["model"]
+
+
+def table3_overrides(model, D, M, K, Q=None):
+    """The yaml overrides of a row of Table 3.
+
+    Q (GALR's reduced segment size) is for GALR only.
+
+    Example
+    -------
+    >>> table3_overrides("GALR", 64, 8, 150, 16)["reduced_segment_size"]
+    16
+    """
+    overrides = dict(num_filters=D, window_length=M, segment_size=K)
     if model == "GALR":
-        masknet = GALR(D, D, hidden, num_blocks, 8, K, Q, num_spks)
-        return TasNet(encoder, masknet, decoder)
-
-    def block():
-        if model == "DPRNN":
-            return SBRNNBlock(D, hidden, 1, bidirectional=True)
-        return SBTransformerBlock(
-            1, D, 4, d_ffn=4 * D, use_positional_encoding=True,
-            norm_before=True,
-        )  # fmt: skip
-
-    masknet = Dual_Path_Model(
-        D,
-        D,
-        block(),
-        block(),
-        num_layers=num_blocks,
-        norm="ln",
-        K=K,
-        num_spks=num_spks,
-        # the linear layer after each path is DPRNN's (the Bi-LSTM's 2H
-        # outputs back to D); the transformer blocks already output D
-        linear_layer_after_inter_intra=model == "DPRNN",
-    )
-    return TasNet(encoder, masknet, decoder)
+        overrides["reduced_segment_size"] = Q
+    elif Q is not None:
+        raise ValueError(f"Q is GALR's, not {model}'s")
+    return overrides
 
 
 def count_parameters(module):
@@ -233,7 +250,7 @@ def count_macs(net, seconds=1.0, sample_rate=SAMPLE_RATE):
 
     Arguments
     ---------
-    net : TasNet
+    net : speechbrain_galr.tasnet.TasNet
         The model (put in eval mode by ptflops).
     seconds : float
         Input duration.
@@ -247,7 +264,7 @@ def count_macs(net, seconds=1.0, sample_rate=SAMPLE_RATE):
 
     Example
     -------
-    >>> net = build_tasnet("GALR", 16, 16, 10, 4, hidden=8, num_blocks=1)
+    >>> net = build_model("GALR", **TINY_GALR)
     >>> count_macs(net, 0.1) > 0
     True
     """
@@ -289,7 +306,7 @@ def training_step(net, mix, num_spks=2):
 
     Arguments
     ---------
-    net : TasNet
+    net : speechbrain_galr.tasnet.TasNet
         The model, in train mode.
     mix : torch.Tensor
         ``[B, T]`` mixtures.
@@ -298,7 +315,7 @@ def training_step(net, mix, num_spks=2):
 
     Example
     -------
-    >>> net = build_tasnet("GALR", 16, 16, 10, 4, hidden=8, num_blocks=1)
+    >>> net = build_model("GALR", **TINY_GALR)
     >>> training_step(net, torch.randn(1, 800))
     """
     for p in net.parameters():
@@ -313,7 +330,7 @@ def inference(net, mix):
 
     Example
     -------
-    >>> net = build_tasnet("GALR", 16, 16, 10, 4, hidden=8, num_blocks=1)
+    >>> net = build_model("GALR", **TINY_GALR)
     >>> inference(net.eval(), torch.randn(1, 800)).shape
     torch.Size([1, 800, 2])
     """
@@ -333,224 +350,6 @@ def run_step(net, mode, mix):
         raise ValueError(f"mode must be 'infer' or 'train', got {mode!r}")
 
 
-# ---------------------------------------------------------------- memory
-
-
-def _read_status_kib(field):
-    """A ``VmXXX`` field of /proc/self/status in KiB."""
-    with open("/proc/self/status") as fin:
-        for line in fin:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
-def _reset_peak_rss():
-    """Resets the kernel's peak-RSS mark (VmHWM) to the current RSS."""
-    with open("/proc/self/clear_refs", "w") as fout:
-        fout.write("5")
-
-
-def peak_rss_method():
-    """How CPU peak memory can be measured here.
-
-    Returns
-    -------
-    str
-        ``"vmhwm"`` where Linux lets a process reset its peak resident set
-        (``/proc/self/clear_refs``, Linux >= 4.0), read exactly from
-        ``/proc/self/status``; ``"sampled"`` elsewhere: the resident set
-        read by psutil every millisecond during the pass (a spike shorter
-        than that can be missed).
-    """
-    try:
-        _reset_peak_rss()
-        _read_status_kib("VmHWM")
-        return "vmhwm"
-    except (OSError, RuntimeError):
-        return "sampled"
-
-
-def _current_rss_bytes():
-    try:
-        return _read_status_kib("VmRSS") * 1024
-    except OSError:
-        import psutil
-
-        return psutil.Process().memory_info().rss
-
-
-class _RSSSampler(threading.Thread):
-    """Reads the resident set every ``interval`` seconds until stopped."""
-
-    def __init__(self, interval=1e-3):
-        super().__init__(daemon=True)
-        import psutil
-
-        self.process = psutil.Process()
-        self.interval = interval
-        self.peak = self.process.memory_info().rss
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.wait(self.interval):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def stop(self):
-        """Stops sampling and returns the peak in bytes."""
-        self.done.set()
-        self.join()
-        return max(self.peak, self.process.memory_info().rss)
-
-
-def _release_free_memory():
-    """Returns freed heap pages to the system so that RSS is live memory."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:
-        pass
-
-
-def _measure_in_this_process(spec):
-    """Peak-RSS increase of each pass of ``spec`` (see ``memory_worker``)."""
-    torch.set_num_threads(spec["threads"])
-    torch.manual_seed(0)
-    net = build_tasnet(
-        spec["model"], spec["D"], spec["M"], spec["K"], spec["Q"]
-    )
-    method = spec["method"]
-    results = {}
-    # a short pass of each mode first: libraries allocate their workspaces
-    # and caches once, which is not the cost of a pass
-    for mode in {mode for mode, _ in spec["passes"]}:
-        run_step(net, mode, torch.randn(1, SAMPLE_RATE // 4))
-    for mode, seconds in spec["passes"]:
-        mix = torch.randn(1, int(seconds * SAMPLE_RATE))
-        for p in net.parameters():
-            p.grad = None
-        _release_free_memory()
-        base = _current_rss_bytes()
-        if method == "vmhwm":
-            _reset_peak_rss()
-        else:
-            sampler = _RSSSampler()
-            sampler.start()
-        run_step(net, mode, mix)
-        if method == "vmhwm":
-            peak = _read_status_kib("VmHWM") * 1024
-        else:
-            peak = sampler.stop()
-        results[f"{mode}_{seconds:g}s"] = max(0, peak - base) / MIB
-    return results
-
-
-def memory_worker(argv=None):
-    """Entry point of the memory subprocess: a JSON spec in, JSON out.
-
-    The spec has ``model``, ``D``, ``M``, ``K``, ``Q``, ``threads``,
-    ``method`` and ``passes`` (a list of ``[mode, seconds]``); the output,
-    on the last line of stdout, maps ``"<mode>_<seconds>s"`` to the peak
-    resident memory in MiB above the process's resident memory after
-    imports, model build, a short warm-up pass and input creation.
-    """
-    argv = sys.argv[1:] if argv is None else argv
-    spec = json.loads(argv[0])
-    print(json.dumps(_measure_in_this_process(spec)), flush=True)
-
-
-def cpu_peak_memory(
-    model, D, M, K, Q, passes, threads=1, method=None, timeout=1800
-):
-    """CPU peak memory of passes of a model, in a subprocess of its own.
-
-    Arguments
-    ---------
-    model, D, M, K, Q
-        The model, as for :func:`build_tasnet`.
-    passes : list of (str, float)
-        ``("infer" or "train", seconds)`` to measure.
-    threads : int
-        torch threads in the subprocess.
-    method : str or None
-        ``"vmhwm"`` or ``"sampled"`` (see :func:`peak_rss_method`); None
-        picks the best one this machine supports.
-    timeout : float
-        Seconds before a subprocess is given up.
-
-    Returns
-    -------
-    dict
-        ``"<mode>_<seconds>s"`` to MiB.
-    """
-    spec = dict(
-        model=model,
-        D=D,
-        M=M,
-        K=K,
-        Q=Q,
-        threads=threads,
-        method=method or peak_rss_method(),
-        passes=[[mode, float(seconds)] for mode, seconds in passes],
-    )
-    proc = subprocess.run(
-        [sys.executable, "-m", "speechbrain_galr.cost", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(
-            os.environ,
-            OMP_NUM_THREADS=str(threads),
-            MALLOC_MMAP_THRESHOLD_=str(MMAP_THRESHOLD),
-        ),
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"memory subprocess for {model} D={D} M={M} K={K} failed "
-            f"(exit {proc.returncode}):\n{proc.stderr[-2000:]}"
-        )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def gpu_peak_memory(net, passes, device="cuda"):
-    """GPU peak memory above the memory allocated before each pass.
-
-    ``torch.cuda.max_memory_allocated`` after
-    ``reset_peak_memory_stats``: the tensors of the pass (activations,
-    gradients, workspaces), not the weights or the CUDA context.
-
-    Arguments
-    ---------
-    net : TasNet
-        The model, already on ``device``.
-    passes : list of (str, float)
-        ``("infer" or "train", seconds)``.
-    device : str
-        The CUDA device.
-
-    Returns
-    -------
-    dict
-        ``"<mode>_<seconds>s"`` to MiB.
-    """
-    results = {}
-    for mode in {mode for mode, _ in passes}:
-        run_step(net, mode, torch.randn(1, SAMPLE_RATE // 4, device=device))
-    for mode, seconds in passes:
-        mix = torch.randn(1, int(seconds * SAMPLE_RATE), device=device)
-        for p in net.parameters():
-            p.grad = None
-        torch.cuda.synchronize(device)
-        torch.cuda.empty_cache()
-        base = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        run_step(net, mode, mix)
-        torch.cuda.synchronize(device)
-        peak = torch.cuda.max_memory_allocated(device)
-        results[f"{mode}_{seconds:g}s"] = (peak - base) / MIB
-    return results
-
-
 # ---------------------------------------------------------------- time
 
 
@@ -562,7 +361,7 @@ def time_step(net, mode, mix):
 
     Example
     -------
-    >>> net = build_tasnet("GALR", 16, 16, 10, 4, hidden=8, num_blocks=1)
+    >>> net = build_model("GALR", **TINY_GALR)
     >>> cpu, wall = time_step(net, "infer", torch.randn(1, 800))
     >>> cpu >= 0 and wall > 0
     True
@@ -575,7 +374,3 @@ def time_step(net, mode, mix):
     if cuda:
         torch.cuda.synchronize(mix.device)
     return time.process_time() - cpu, time.perf_counter() - wall
-
-
-if __name__ == "__main__":
-    memory_worker()

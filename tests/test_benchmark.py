@@ -1,8 +1,10 @@
-"""Tests of the cost benchmark (issue #6): the --quick run end to end, the
-FLOP hooks against torch's own matmul count, the memory subprocesses and
-the errors."""
+"""Tests of the cost benchmark (issues 6 and 9): the models built from the
+recipe yamls, the --quick Table 3 run and a tiny --throughput run on the CPU
+end to end, the compiled training step, the FLOP hooks against torch's own
+matmul count, the memory subprocesses and the errors."""
 
 import csv
+import os
 import subprocess
 import sys
 
@@ -10,7 +12,13 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from speechbrain_galr import benchmark, cost
+from speechbrain_galr import (
+    benchmark,
+    benchmark_report,
+    cost,
+    peak_memory,
+    throughput,
+)
 from speechbrain_galr.galr import GloballyAttentiveLayer
 
 REQUIRED = [
@@ -52,7 +60,9 @@ def test_quick_run_writes_csv_md_and_png(tmp_path):
     by_model = {r["model"]: r for r in rows}
     for row in rows:
         assert (row["D"], row["M"], row["K"]) == ("64", "16", "100")
-        net = cost.build_tasnet(row["model"], 64, 16, 100, 32)
+        q = 32 if row["model"] == "GALR" else None
+        overrides = cost.table3_overrides(row["model"], 64, 16, 100, q)
+        net = cost.build_model(row["model"], **overrides)
         assert int(row["params"]) == cost.count_parameters(net)
         assert float(row["gflops_1s"]) == pytest.approx(
             2 * float(row["gmacs_1s"]), rel=1e-3
@@ -103,8 +113,13 @@ def test_one_galr_block_is_counted_once_and_whole():
 
     def macs(num_blocks):
         torch.manual_seed(0)
-        net = cost.build_tasnet(
-            "GALR", D, 16, K, Q, hidden=H, num_blocks=num_blocks
+        net = cost.build_model(
+            "GALR",
+            num_filters=D,
+            segment_size=K,
+            reduced_segment_size=Q,
+            hidden_channels=H,
+            num_blocks=num_blocks,
         )
         return cost.count_macs(net, samples / 8000), net
 
@@ -124,7 +139,9 @@ def test_one_galr_block_is_counted_once_and_whole():
 def test_dprnn_lstms_are_counted():
     # ptflops' aten backend counts none of the LSTMs; ours counts all 2N
     D, H, K, samples = 16, 8, 10, 800
-    net = cost.build_tasnet("DPRNN", D, 16, K, hidden=H, num_blocks=2)
+    net = cost.build_model(
+        "DPRNN", num_filters=D, segment_size=K, hidden_channels=H, num_blocks=2
+    )
     lower_bound = 4 * 2 * 4 * H * (D + H) * (samples // 8) * 2
     assert cost.count_macs(net, samples / 8000) > lower_bound
 
@@ -133,11 +150,12 @@ def test_cpu_peak_memory_methods_agree():
     # vmhwm (Linux) reads the kernel's peak mark, reset before the pass;
     # sampled reads the resident set every millisecond
     passes = [("train", 0.5)]
+    small = dict(num_filters=16, segment_size=10, reduced_segment_size=4)
     peaks = {
-        method: cost.cpu_peak_memory(
-            "GALR", 16, 16, 10, 4, passes, method=method
+        method: peak_memory.cpu_peak_memory(
+            "GALR", small, passes, method=method
         )["train_0.5s"]
-        for method in (cost.peak_rss_method(), "sampled")
+        for method in (peak_memory.peak_rss_method(), "sampled")
     }
     assert min(peaks.values()) > 0, peaks
     assert max(peaks.values()) < 1.25 * min(peaks.values()), peaks
@@ -155,11 +173,34 @@ def test_bad_input_raises_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="--threads"):
         benchmark.run(args)
     with pytest.raises(ValueError, match="unknown model 'TCN'"):
-        cost.build_tasnet("TCN", 64, 16, 100)
+        cost.build_model("TCN")
+    with pytest.raises(ValueError, match="no hyperparameter num_filter$"):
+        cost.build_model("GALR", num_filter=16)
     with pytest.raises(ValueError, match="at least one sample"):
-        cost.count_macs(cost.build_tasnet("GALR", 16, 16, 10, 4), 0.0)
+        cost.count_macs(cost.build_model("GALR", **cost.TINY_GALR), 0.0)
     with pytest.raises(RuntimeError, match="memory subprocess"):
-        cost.cpu_peak_memory("GALR", 16, 16, 10, 4, [("sleep", 1.0)])
+        peak_memory.cpu_peak_memory("GALR", cost.TINY_GALR, [("sleep", 1.0)])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--override", "num_filter=16"], "has no hyperparameter num_filter"),
+        (["--override", "num_blocks"], "expected KEY=VALUE"),
+        (["--throughput", "--precisions", "fp8"], "subset of fp32,bf16"),
+        (["--throughput", "--steps", "0"], "--steps >= 1"),
+        (["--throughput", "--device", "tpu"], "--device must be cpu"),
+    ],
+)
+def test_cli_errors_are_one_line(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark.main(["--out", str(tmp_path / "out")] + argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert "error:" in last and message in last
+    assert not (tmp_path / "out").exists()
 
 
 def test_ratios_are_to_dprnn_at_d64_with_the_same_segmentation():
@@ -168,5 +209,86 @@ def test_ratios_are_to_dprnn_at_d64_with_the_same_segmentation():
         dict(model="DPRNN", D=64, M=8, K=150, Q=None, x=8.0),
         dict(model="GALR", D=128, M=8, K=150, Q=16, x=6.0),
     ]
-    assert benchmark.ratio(rows, rows[2], "x") == 0.75
-    assert benchmark.ratio(rows, rows[2], "missing") is None
+    assert benchmark_report.ratio(rows, rows[2], "x") == 0.75
+    assert benchmark_report.ratio(rows, rows[2], "missing") is None
+    rows[1]["y"] = 3.0
+    assert benchmark_report.ratio(rows, rows[2], "x", "y") == 2.0
+
+
+def test_models_are_the_recipe_yamls_built_without_side_effects(
+    tmp_path, monkeypatch
+):
+    # the sizes the README states, from the yamls with Table 3's overrides;
+    # building seeds nothing and creates no output folder
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(7)
+    sizes = {
+        name: cost.count_parameters(cost.build_model(name))
+        for name in cost.MODELS
+    }
+    assert sizes == {
+        "GALR": 1458969,
+        "DPRNN": 2609793,
+        "DP-Transformer": 629889,
+    }
+    assert torch.initial_seed() == 7
+    assert list(tmp_path.iterdir()) == []
+    hparams = cost.load_hparams(
+        "GALR", **cost.table3_overrides("GALR", 128, 4, 200, 8)
+    )
+    galr = hparams["model"]
+    assert galr.encoder.conv1d.kernel_size == (4,)
+    assert galr.encoder.conv1d.out_channels == 128
+    assert hparams["segment_size"] == 200
+    assert hparams["reduced_segment_size"] == 8
+    # the paper's best GALR is galr.yaml: the same model as the overrides
+    best = cost.build_model(os.path.join(cost.HPARAMS_FOLDER, "galr.yaml"))
+    assert cost.count_parameters(best) == cost.count_parameters(galr)
+
+
+def test_throughput_run_on_the_cpu_writes_csv_md_and_png(tmp_path):
+    # the GPU measurement's code path with tiny settings: 1 x 0.1 s batch,
+    # one-block models, one timed step, eager in fp32 and bf16
+    out = tmp_path / "gpu"
+    benchmark.main(
+        [
+            "--out", str(out), "--throughput", "--quick", "--device", "cpu",
+            "--train-batch", "2", "--train-seconds", "0.1", "--steps", "1",
+            "--warmup", "0", "--infer-seconds", "0.2",
+            "--override", "num_blocks=1", "--compile-modes", "eager",
+        ]
+    )  # fmt: skip
+    with open(out / "throughput.csv") as fin:
+        rows = list(csv.DictReader(fin))
+    assert [r["model"] for r in rows] == list(cost.MODELS)
+    for row in rows:
+        assert (row["device"], row["batch"]) == ("cpu", "2")
+        assert float(row["seconds"]) == 0.1
+        for precision in throughput.PRECISIONS:
+            ms = float(row[f"step_ms_{precision}_eager"])
+            assert ms > 0
+            xrt = float(row[f"xrt_{precision}_eager"])
+            assert xrt == pytest.approx(2 * 0.1 / (ms / 1000), rel=1e-3)
+            assert float(row[f"infer_mib_per_s_{precision}"]) >= 0
+            assert row[f"step_ms_{precision}_compiled"] == ""
+    report = (out / "throughput.md").read_text()
+    assert "| GALR | 64 | 16 | 100 | 32 |" in report
+    assert "Targets of issue 9" in report
+    assert (out / "throughput.png").stat().st_size > 10_000
+
+
+def test_compiled_training_step_computes_what_the_eager_one_does():
+    # dynamo traces the model (the "eager" backend: no code generation);
+    # with one graph or with graph breaks, the compiled forward is the
+    # model's, and the compiled step trains it
+    hparams = cost.load_hparams("GALR", dropout=0.0, **cost.TINY_GALR)
+    step = throughput.TrainStep(hparams, "fp32")
+    mix, targets = torch.randn(2, 800), torch.randn(2, 800, 2)
+    how = step.compile(mix, targets, backend="eager")
+    assert how == "fullgraph" or how.startswith("graph breaks (")
+    with torch.no_grad():
+        torch.testing.assert_close(step.forward(mix), step.model(mix))
+    before = [p.detach().clone() for p in step.model.parameters()]
+    assert throughput.time_steps(step, mix, targets, steps=1, warmup=0) > 0
+    after = list(step.model.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after))
