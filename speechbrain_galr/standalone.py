@@ -180,7 +180,7 @@ def strip_module(name):
     future : list of str
         Its ``from __future__`` lines (they must open the joined file).
     tree : ast.Module
-        The module's syntax tree (for :func:`_definitions`).
+        The module's syntax tree (for :func:`_bindings`).
     """
     source, tree = _read_module(name)
     lines = source.splitlines(keepends=True)
@@ -204,22 +204,46 @@ def strip_module(name):
     return "".join(lines), future, tree
 
 
-def _definitions(tree, source):
-    """Top-level names a module defines (not imports), with their code."""
+def _bindings(name, tree, source):
+    """Top-level names a module binds, each with what it binds them to
+    (the code of a definition, the dotted path of an import); the
+    package's own imports are left out (they are joined).
+
+    Example
+    -------
+    >>> code = ("import numpy as np\\nfrom torch import nn\\n"
+    ...         "from speechbrain_galr.tasnet import TasNet\\nK = 3\\n")
+    >>> _bindings("speechbrain_galr.x", ast.parse(code), code)
+    {'np': 'numpy', 'nn': 'torch.nn', 'K': 'K = 3'}
+    """
     names = {}
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            targets = [node.name]
+            bound = {node.name: ast.get_source_segment(source, node)}
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            code = ast.get_source_segment(source, node)
             nodes = (
                 node.targets if isinstance(node, ast.Assign) else [node.target]
             )
-            targets = [t.id for t in nodes if isinstance(t, ast.Name)]
+            bound = {t.id: code for t in nodes if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.Import):
+            bound = {
+                a.asname or a.name.split(".")[0]: a.name
+                if a.asname
+                else a.name.split(".")[0]
+                for a in node.names
+                if not _is_package(a.name)
+            }
+        elif isinstance(node, ast.ImportFrom):
+            target = _absolute(name, node)
+            if _is_package(target) or target == "__future__":
+                continue
+            bound = {
+                a.asname or a.name: f"{target}.{a.name}" for a in node.names
+            }
         else:
             continue
-        code = ast.get_source_segment(source, node)
-        for target in targets:
-            names[target] = code
+        names.update(bound)
     return names
 
 
@@ -287,12 +311,12 @@ def build_custom_interface(roots, version="unknown"):
     for name in modules:
         body, future, tree = strip_module(name)
         source, _ = _read_module(name)
-        for defined, code in _definitions(tree, source).items():
-            owner = owners.setdefault(defined, (name, code))
-            if owner[1] != code:
+        for bound, meaning in _bindings(name, tree, source).items():
+            owner = owners.setdefault(bound, (name, meaning))
+            if owner[1] != meaning:
                 raise StandaloneError(
-                    f"{defined} is defined in both {owner[0]} and {name}; "
-                    "rename one so the modules can share one file"
+                    f"{bound} means different things in {owner[0]} and "
+                    f"{name}; rename one so the modules can share one file"
                 )
         futures += [line for line in future if line not in futures]
         bodies.append(f"\n# {'-' * 20} {name} {'-' * 20}\n{body.strip()}\n")
