@@ -108,8 +108,8 @@ def run_table3(args, settings):
 def run_throughput(args, settings):
     """Measures training throughput; writes throughput.csv, .md and .png.
 
-    The CSV and the Markdown are rewritten after each model, so a run cut
-    short keeps what it measured.
+    The files are rewritten after each model, so a run cut short keeps
+    what it measured.
     """
     device = args.device
     keys = THROUGHPUT_ROWS[:3] if args.quick else THROUGHPUT_ROWS
@@ -151,15 +151,20 @@ def run_throughput(args, settings):
         )
         logger.info("%s D=%d M=%d: %s", *key[:3], _step_summary(row))
         rows.append(row)
-        path = os.path.join(args.out, "throughput")
-        report.write_csv(rows, path + ".csv", throughput_report.COLUMNS)
-        text = throughput_report.markdown(rows, settings)
-        write_text_atomic(path + ".md", text)
-    throughput_report.plot(rows, os.path.join(args.out, "throughput.png"))
+        _write_throughput(rows, settings, args.out)
     logger.info("wrote throughput.csv, .md and .png in %s", args.out)
     for text, ok in throughput_report.targets(rows):
         logger.info("%s: %s", "met" if ok else "NOT met", text)
     return rows
+
+
+def _write_throughput(rows, settings, out):
+    """throughput.csv, .md and .png of the rows measured so far."""
+    path = os.path.join(out, "throughput")
+    report.write_csv(rows, path + ".csv", throughput_report.COLUMNS)
+    text = throughput_report.markdown(rows, settings)
+    write_text_atomic(path + ".md", text)
+    throughput_report.plot(rows, path + ".png")
 
 
 def _step_summary(row):
