@@ -18,12 +18,14 @@ Authors
 
 import io
 import os
+import pathlib
 
 import ruamel.yaml
 import torch
 import yaml
 from ruamel.yaml.comments import CommentedMap, Tag, TaggedScalar
-from speechbrain.utils.checkpoints import Checkpointer
+from speechbrain.utils.checkpoints import Checkpoint
+from speechbrain.utils.logger import get_logger
 
 MODULE_NAMES = ("encoder", "masknet", "decoder")
 """The recoverables a recipe checkpoint must hold: the pretrainer's
@@ -36,6 +38,8 @@ is better, ``max_keys``); SpeechBrain's recipes store the validation loss,
 the negative SI-SNR (lower is better, ``min_keys``)."""
 
 PACKAGE_TAG = "speechbrain_galr."
+
+logger = get_logger(__name__)
 
 
 class ModelFileError(ValueError):
@@ -107,13 +111,16 @@ def score_direction(checkpoint):
     checkpoint's ``brain.ckpt``; a ``brain.ckpt`` without it was written by
     SpeechBrain's own ``Brain`` (its recipes store the loss).  Checkpoints
     with no ``brain.ckpt`` are read as this package documents them (the
-    SI-SNR in dB).
+    SI-SNR in dB).  The recipes now store SpeechBrain's loss too, and say
+    so in the meta (``si-snr_is_loss: true``).
 
     Returns
     -------
     str
         ``"max"`` or ``"min"``.
     """
+    if checkpoint.meta.get("si-snr_is_loss"):
+        return "min"
     brain = checkpoint.paramfiles.get("brain")
     if brain is None:
         return "max"
@@ -126,19 +133,49 @@ def score_direction(checkpoint):
     return "max" if is_ours else "min"
 
 
-def _checkpoints(save_folder):
+def _read_meta(path):
+    """A checkpoint's ``CKPT.yaml`` as a dict, or None when unreadable."""
+    try:
+        with open(path, encoding="utf-8") as fin:
+            meta = yaml.safe_load(fin)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def list_checkpoints(save_folder):
+    """The ``CKPT+*`` checkpoints of a folder, as SpeechBrain lists them;
+    one whose ``CKPT.yaml`` cannot be read is skipped with a warning.
+
+    Example
+    -------
+    >>> from speechbrain.utils.checkpoints import Checkpointer
+    >>> tmp = getfixture("tmp_path")
+    >>> saver = Checkpointer(tmp, {"encoder": torch.nn.Linear(2, 2)})
+    >>> good = saver.save_checkpoint(meta={"si-snr": 3.0}, name="a")
+    >>> bad = saver.save_checkpoint(meta={"si-snr": 5.0}, name="b")
+    >>> _ = (bad.path / "CKPT.yaml").write_text("")
+    >>> [c.path.name for c in list_checkpoints(tmp)]
+    ['CKPT+a']
+    """
     if not os.path.isdir(save_folder):
         raise ExportError(f"checkpoint folder not found: {save_folder}")
-    checkpointer = Checkpointer(save_folder)
-    try:
-        checkpoints = checkpointer.list_checkpoints()
-    except yaml.YAMLError as err:
-        raise ExportError(
-            f"a CKPT.yaml in {save_folder} cannot be read: "
-            + " ".join(str(err).split())
-        ) from err
+    checkpoints, unreadable = [], []
+    for path in sorted(pathlib.Path(save_folder).glob("CKPT+*")):
+        if not path.is_dir():
+            continue
+        meta = _read_meta(path / "CKPT.yaml")
+        if meta is None:
+            unreadable.append(str(path / "CKPT.yaml"))
+            continue
+        meta.setdefault("unixtime", 0)
+        paramfiles = {f.stem: f for f in path.glob("*.ckpt")}
+        checkpoints.append(Checkpoint(path, meta, paramfiles))
+    for bad in unreadable:
+        logger.warning(f"skipping a checkpoint: {bad} cannot be read")
     if not checkpoints:
-        raise ExportError(f"no CKPT+* checkpoint in {save_folder}")
+        found = f" ({len(unreadable)} unreadable)" if unreadable else ""
+        raise ExportError(f"no CKPT+* checkpoint in {save_folder}{found}")
     return checkpoints
 
 
@@ -163,6 +200,7 @@ def find_checkpoint(save_folder, max_key=None, min_key=None):
 
     Example
     -------
+    >>> from speechbrain.utils.checkpoints import Checkpointer
     >>> tmp = str(getfixture("tmp_path"))
     >>> saver = Checkpointer(tmp, {"encoder": torch.nn.Linear(2, 2)})
     >>> for si_snr in [3.0, 5.0, 4.0]:
@@ -172,7 +210,7 @@ def find_checkpoint(save_folder, max_key=None, min_key=None):
     >>> find_checkpoint(tmp, min_key="si-snr").meta["si-snr"]
     3.0
     """
-    checkpoints = _checkpoints(save_folder)
+    checkpoints = list_checkpoints(save_folder)
     if max_key is None and min_key is None:
         newest = max(checkpoints, key=lambda c: c.meta["unixtime"])
         if score_direction(newest) == "max":
@@ -194,7 +232,7 @@ def find_named_checkpoint(path):
     """The checkpoint of a ``CKPT+*`` folder given by path."""
     path = os.path.abspath(str(path))
     save_folder, name = os.path.split(path.rstrip(os.sep))
-    for checkpoint in _checkpoints(save_folder):
+    for checkpoint in list_checkpoints(save_folder):
         if checkpoint.path.name == name:
             return checkpoint
     raise ExportError(f"not a SpeechBrain checkpoint: {path}")

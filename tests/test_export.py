@@ -450,6 +450,25 @@ def test_bad_checkpoint_files_give_one_line_errors(
     assert not out.exists() or not os.listdir(out)
 
 
+def test_unreadable_checkpoint_meta_is_skipped(recipe, tmp_path, capsys):
+    folder, outputs = recipe
+    bad = tmp_path / "bad_recipe"
+    shutil.copytree(folder, bad)
+    best = os.path.dirname(_best_checkpoint_file(str(bad), "masknet"))
+    meta = os.path.join(best, "CKPT.yaml")
+    with open(meta, "w") as fout:
+        fout.write("si-snr: [")
+    dest = export_model(str(bad), str(tmp_path / "m"), verify=False)
+    model = GALRSeparation.from_hparams(source=dest)
+    # the best of the others (7.0, the third)
+    torch.testing.assert_close(model.separate_batch(MIX), outputs[2])
+    for path in (bad / "save").glob("CKPT+*/CKPT.yaml"):
+        path.write_text("")
+    status, err = _cli(["export", bad, "--out", tmp_path / "m2"], capsys)
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert "no CKPT+* checkpoint" in err and "(3 unreadable)" in err
+
+
 def test_bad_model_yaml_gives_one_line_errors(recipe, tmp_path, capsys):
     folder, _ = recipe
     model = tmp_path / "model"
