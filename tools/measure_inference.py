@@ -15,7 +15,7 @@ Prints a Markdown table and writes ``results.json`` and ``results.png`` to
 ``--work``::
 
     .venv/bin/python tools/measure_inference.py \\
-        --data /work/shared/data --minutes 1 5 10 --work /tmp/galr-measure
+        --data ../shared/data --minutes 1 5 10 --work ../measure-runs
 
 With ``--quality MODEL_DIR`` (a trained, exported model) it compares the
 SI-SNRi of whole and chunked separation on mixtures of the test speakers
@@ -33,6 +33,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -262,9 +263,19 @@ def plot(results, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default="/work/shared/data")
+    parser.add_argument(
+        "--data",
+        default=os.path.join("..", "shared", "data"),
+        help="shared data folder (default: ../shared/data, beside the "
+        "checkout, when run from the checkout)",
+    )
     parser.add_argument("--minutes", type=float, nargs="+", default=[1, 5, 10])
-    parser.add_argument("--work", default="/tmp/galr-measure")
+    parser.add_argument(
+        "--work",
+        default=os.path.join(tempfile.gettempdir(), "galr-measure"),
+        help="folder for the mixtures and results (default: in the "
+        "system's temporary folder)",
+    )
     parser.add_argument("--chunk-seconds", type=float, default=None)
     parser.add_argument("--overlap-seconds", type=float, default=None)
     parser.add_argument("--threads", type=int, default=0)
