@@ -173,6 +173,41 @@ def _choose_checkpoint(output_folder, checkpoint, max_key, min_key):
     )
 
 
+def _folder_contents(output_folder, recipe, found, states, training_data):
+    """The texts and the files to copy of an export, by file name; checks
+    that the recipe's definition fits the checkpoint first."""
+    header = (
+        "# GALR separation model exported by speechbrain_galr "
+        f"{_package_version()}\n# from {os.path.abspath(output_folder)}, "
+        f"checkpoint {found.path.name}.\n# Load it with foreign_class("
+        f'source=<this folder>, pymodule_file="{INTERFACE_FILE}", '
+        f'classname="{INTERFACE_CLASS}")\n# (see README.md).\n\n'
+    )
+    hparams_text = build_hub_hparams(recipe, header=header)
+    recipe_yaml = os.path.join(output_folder, "hyperparams.yaml")
+    check_definition(hparams_text, states, recipe_yaml)
+    roots = package_modules(hparams_text) + [INTERFACE_MODULE]
+    results_path, not_tested = results_for(output_folder, found)
+    results = read_test_results(results_path) if results_path else None
+    params = sum(
+        value.numel()
+        for state in states.values()
+        for value in state.values()
+        if value.is_floating_point()
+    )
+    texts = {
+        "hyperparams.yaml": hparams_text,
+        INTERFACE_FILE: build_custom_interface(roots, _package_version()),
+        "README.md": build_model_card(
+            recipe, found, params, results, not_tested, training_data
+        ),
+    }
+    copies = {f"{n}.ckpt": found.paramfiles[n] for n in MODULE_NAMES}
+    if results_path:
+        copies[RESULTS_FILE] = results_path
+    return texts, copies
+
+
 def export_model(
     output_folder,
     dest,
@@ -238,50 +273,23 @@ def export_model(
     output_folder, dest = str(output_folder), os.path.abspath(str(dest))
     if not os.path.isdir(output_folder):
         raise ExportError(f"recipe output folder not found: {output_folder}")
-    recipe_yaml = os.path.join(output_folder, "hyperparams.yaml")
-    recipe = load_recipe_hparams(recipe_yaml)
+    recipe = load_recipe_hparams(
+        os.path.join(output_folder, "hyperparams.yaml")
+    )
     found = _choose_checkpoint(output_folder, checkpoint, max_key, min_key)
     states = load_checkpoint_states(found)
     _check_destination(dest, overwrite)
-    header = (
-        "# GALR separation model exported by speechbrain_galr "
-        f"{_package_version()}\n# from {os.path.abspath(output_folder)}, "
-        f"checkpoint {found.path.name}.\n# Load it with foreign_class("
-        f'source=<this folder>, pymodule_file="{INTERFACE_FILE}", '
-        f'classname="{INTERFACE_CLASS}")\n# (see README.md).\n\n'
-    )
-    hparams_text = build_hub_hparams(recipe, header=header)
-    check_definition(hparams_text, states, recipe_yaml)
-    roots = package_modules(hparams_text) + [INTERFACE_MODULE]
-    interface = build_custom_interface(roots, _package_version())
-    results_path, not_tested = results_for(output_folder, found)
-    results = read_test_results(results_path) if results_path else None
-    params = sum(
-        value.numel()
-        for state in states.values()
-        for value in state.values()
-        if value.is_floating_point()
-    )
-    card = build_model_card(
-        recipe, found, params, results, not_tested, training_data
+    texts, copies = _folder_contents(
+        output_folder, recipe, found, states, training_data
     )
     with atomic_folder(dest) as staging:
-        write_text_atomic(
-            os.path.join(staging, "hyperparams.yaml"), hparams_text
-        )
-        write_text_atomic(os.path.join(staging, INTERFACE_FILE), interface)
-        write_text_atomic(os.path.join(staging, "README.md"), card)
-        for name in MODULE_NAMES:
-            _copy_file(
-                found.paramfiles[name], os.path.join(staging, f"{name}.ckpt")
-            )
-        if results_path:
-            _copy_file(results_path, os.path.join(staging, RESULTS_FILE))
+        for name, text in texts.items():
+            write_text_atomic(os.path.join(staging, name), text)
+        for name, source in copies.items():
+            _copy_file(source, os.path.join(staging, name))
         if verify:
             try:
                 verify_folder(staging, states)
-            except ExportError:
-                raise
             except Exception as err:
                 raise ExportError(
                     f"the exported model does not load "
