@@ -135,6 +135,19 @@ def split_count(value, total, what="count"):
     return int(value)
 
 
+def count_or_fraction(text):
+    """argparse type of :func:`split_count` values: ``3`` is a count,
+    ``0.1`` a fraction.
+
+    Example
+    -------
+    >>> count_or_fraction("3"), count_or_fraction("0.1")
+    (3, 0.1)
+    """
+    value = float(text)
+    return int(value) if value >= 1 or value == 0 else value
+
+
 def load_audio(path, sample_rate, offset=0, num_samples=None):
     """Reads (part of) an audio file as mono at ``sample_rate``: the
     package's one reader, :func:`speechbrain_galr.audio.read_audio`

@@ -27,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 from speechbrain_galr.audio import AUDIO_EXTENSIONS, audio_info, read_audio
+from speechbrain_galr.audio_clips import split_count
 from speechbrain_galr.files import write_text_atomic
 from speechbrain_galr.mixing import (
     mix_sources,
@@ -253,7 +254,8 @@ def list_speakers(folder):
 
 def split_speakers(folder, num_valid, num_test):
     """Splits the sorted speakers of ``folder``: first for training, then
-    ``num_valid`` for validation and the last ``num_test`` for test.
+    ``num_valid`` for validation and the last ``num_test`` for test (each
+    a count, or a fraction in (0, 1) of the speakers).
 
     Returns
     -------
@@ -261,6 +263,8 @@ def split_speakers(folder, num_valid, num_test):
         ``tr``, ``cv``, ``tt`` to lists of speaker names.
     """
     speakers = list_speakers(folder)
+    num_valid = split_count(num_valid, len(speakers), "num_valid")
+    num_test = split_count(num_test, len(speakers), "num_test")
     num_train = len(speakers) - num_valid - num_test
     if num_train < 2:
         raise ValueError(

@@ -43,13 +43,12 @@ from tqdm import tqdm
 
 from speechbrain_galr.audio_clips import (
     ClipFolder,
+    count_or_fraction,
     power_db,
-    split_count,
     split_names,
 )
 from speechbrain_galr.data import (
     SpeakerCorpus,
-    list_speakers,
     split_speakers,
 )
 from speechbrain_galr.mixing import (
@@ -129,12 +128,7 @@ def simulate_librimix(
             f"unknown LibriMix splits {unknown}, expected some of "
             f"{sorted(SPLIT_SPEAKERS)}"
         )
-    num_speakers = len(list_speakers(speech_folder))
-    speakers = split_speakers(
-        speech_folder,
-        split_count(valid_speakers, num_speakers, "valid_speakers"),
-        split_count(test_speakers, num_speakers, "test_speakers"),
-    )
+    speakers = split_speakers(speech_folder, valid_speakers, test_speakers)
     noise_split = None
     if noise_folder is not None:
         noise_files = ClipFolder(noise_folder, sample_rate, "noise").files
@@ -275,12 +269,6 @@ def _write_split(root, split, count, speech, noise, num_spks, rng, opts):
         write_mixtures_csv(path, rows)
 
 
-def _count_or_fraction(text):
-    """argparse type: ``3`` is a count, ``0.1`` a fraction."""
-    value = float(text)
-    return int(value) if value >= 1 or value == 0 else value
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -305,12 +293,10 @@ def main(argv=None):
         default=(0.0, 10.0),
         metavar=("LO", "HI"),
     )
-    parser.add_argument(
-        "--valid-speakers", type=_count_or_fraction, default=0.1
-    )
-    parser.add_argument("--test-speakers", type=_count_or_fraction, default=0.1)
-    parser.add_argument("--valid-noise", type=_count_or_fraction, default=0.1)
-    parser.add_argument("--test-noise", type=_count_or_fraction, default=0.1)
+    parser.add_argument("--valid-speakers", type=count_or_fraction, default=0.1)
+    parser.add_argument("--test-speakers", type=count_or_fraction, default=0.1)
+    parser.add_argument("--valid-noise", type=count_or_fraction, default=0.1)
+    parser.add_argument("--test-noise", type=count_or_fraction, default=0.1)
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -42,14 +42,13 @@ from tqdm import tqdm
 
 from speechbrain_galr.audio_clips import (
     ClipFolder,
+    count_or_fraction,
     list_audio_files,
-    split_count,
     split_names,
 )
 from speechbrain_galr.data import (
     SPLITS,
     SpeakerCorpus,
-    list_speakers,
     split_speakers,
 )
 from speechbrain_galr.files import write_text_atomic
@@ -123,12 +122,7 @@ def create_wsj0music(
     if smr_db[0] > smr_db[1]:
         raise ValueError(f"smr_db must be (low, high), got {smr_db}")
     tracks = list_audio_files(music_folder, what="music")
-    num_speakers = len(list_speakers(speech_folder))
-    speakers = split_speakers(
-        speech_folder,
-        split_count(valid_speakers, num_speakers, "valid_speakers"),
-        split_count(test_speakers, num_speakers, "test_speakers"),
-    )
+    speakers = split_speakers(speech_folder, valid_speakers, test_speakers)
     track_split = split_names(
         [os.path.relpath(t, music_folder) for t in tracks],
         valid_tracks,
@@ -203,12 +197,6 @@ def create_wsj0music(
     return metadata
 
 
-def _count_or_fraction(text):
-    """argparse type: ``3`` is a count, ``0.1`` a fraction."""
-    value = float(text)
-    return int(value) if value >= 1 or value == 0 else value
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -238,7 +226,7 @@ def main(argv=None):
         for what in ("speakers", "tracks"):
             parser.add_argument(
                 f"--{split}-{what}",
-                type=_count_or_fraction,
+                type=count_or_fraction,
                 default=0.1,
                 help=f"{what} of the {split} split: count or fraction",
             )
