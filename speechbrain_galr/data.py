@@ -352,6 +352,14 @@ class SpeakerCorpus:
                 "files; mixing needs at least 2"
             )
 
+    @classmethod
+    def of(cls, source, speakers=None, sample_rate=8000):
+        """``source`` itself if it is a corpus, else the corpus of that
+        folder (for classes that take either)."""
+        if isinstance(source, cls):
+            return source
+        return cls(source, speakers, sample_rate)
+
     def num_samples(self, spk_index, utt_index):
         """Length of an utterance in samples at ``sample_rate``."""
         _, frames, rate = self.files[spk_index][utt_index]
@@ -519,10 +527,7 @@ class DynamicMixingDataset(EpochSeededDataset):
         speakers=None,
         seed=1234,
     ):
-        if isinstance(folder, SpeakerCorpus):
-            self.corpus = folder
-        else:
-            self.corpus = SpeakerCorpus(folder, speakers, sample_rate)
+        self.corpus = SpeakerCorpus.of(folder, speakers, sample_rate)
         if len(self.corpus.speakers) < num_spks:
             raise ValueError(
                 f"{len(self.corpus.speakers)} speakers cannot make "

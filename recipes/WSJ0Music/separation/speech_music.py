@@ -172,10 +172,7 @@ class SpeechMusicDataset(EpochSeededDataset):
         speakers=None,
         seed=1234,
     ):
-        if isinstance(speech, SpeakerCorpus):
-            self.speech = speech
-        else:
-            self.speech = SpeakerCorpus(speech, speakers, sample_rate)
+        self.speech = SpeakerCorpus.of(speech, speakers, sample_rate)
         if isinstance(music, ClipFolder):
             self.music = music
         else:
