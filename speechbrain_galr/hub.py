@@ -23,7 +23,12 @@ import pathlib
 import ruamel.yaml
 import torch
 import yaml
-from ruamel.yaml.comments import CommentedMap, Tag, TaggedScalar
+from ruamel.yaml.comments import (
+    CommentedMap,
+    CommentedSeq,
+    Tag,
+    TaggedScalar,
+)
 from speechbrain.utils.checkpoints import Checkpoint
 from speechbrain.utils.logger import get_logger
 
@@ -307,6 +312,30 @@ def _tagged_map(tag, items):
     return node
 
 
+def _plain_copy(node, memo):
+    """A copy of a recipe's yaml node without its comments and anchors
+    (a node used twice in it stays one node)."""
+    if id(node) in memo:
+        return memo[id(node)]
+    if isinstance(node, CommentedMap):
+        copy = CommentedMap()
+        items = node.items()
+    elif isinstance(node, CommentedSeq):
+        copy = CommentedSeq()
+        items = enumerate(node)
+    else:
+        return node
+    memo[id(node)] = copy
+    if node.tag.value is not None:
+        copy.yaml_set_ctag(Tag(suffix=node.tag.value))
+    for key, value in items:
+        if isinstance(copy, CommentedSeq):
+            copy.append(_plain_copy(value, memo))
+        else:
+            copy[key] = _plain_copy(value, memo)
+    return copy
+
+
 def build_hub_hparams(recipe, header=""):
     """The hub ``hyperparams.yaml`` text for a recipe's model.
 
@@ -350,17 +379,22 @@ def build_hub_hparams(recipe, header=""):
     hub = CommentedMap()
     hub["sample_rate"] = recipe["sample_rate"]
     hub["num_spks"] = recipe["num_spks"]
+    memo = {}
     for name in MODULE_NAMES:
-        node = recipe[name]
-        if getattr(node, "anchor", None) is not None:
-            node.anchor.value = None  # the recipe's &id anchors
-        hub[name] = node
-    refs = [(n, _ref(f"<{n}>")) for n in MODULE_NAMES]
-    hub["model"] = _tagged_map("!new:speechbrain_galr.tasnet.TasNet", refs)
+        hub[name] = _plain_copy(recipe[name], memo)
+    hub["model"] = _tagged_map(
+        "!new:speechbrain_galr.tasnet.TasNet",
+        [(n, _ref(f"<{n}>")) for n in MODULE_NAMES],
+    )
     hub["modules"] = CommentedMap(model=_ref("<model>"))
     hub["pretrainer"] = _tagged_map(
         "!new:speechbrain.utils.parameter_transfer.Pretrainer",
-        [("loadables", CommentedMap(refs))],
+        [
+            (
+                "loadables",
+                CommentedMap((n, _ref(f"<{n}>")) for n in MODULE_NAMES),
+            )
+        ],
     )
     text = io.StringIO()
     _yaml().dump(hub, text)
