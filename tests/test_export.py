@@ -21,7 +21,12 @@ from speechbrain.utils.parameter_transfer import Pretrainer
 import speechbrain_galr
 from speechbrain_galr.__main__ import main
 from speechbrain_galr.export import ExportError, export_model
-from speechbrain_galr.hub import MODULE_NAMES, ModelFileError
+from speechbrain_galr.hub import (
+    MODULE_NAMES,
+    ModelFileError,
+    list_checkpoints,
+    score_direction,
+)
 from speechbrain_galr.inference import GALRSeparation
 from speechbrain_galr.loading import load_model
 from speechbrain_galr.results_record import write_results_record
@@ -608,6 +613,9 @@ def test_recipe_run_export_and_foreign_class_reproduce_its_results(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
+    # the recipe's checkpoints are read as scores (maximised)
+    checkpoints = list_checkpoints(os.path.join(out, "save"))
+    assert {score_direction(c) for c in checkpoints} == {"max"}
     dest = export_model(out, str(tmp_path / "model"))
     with open(os.path.join(dest, "README.md")) as fin:
         card = fin.read()
