@@ -138,7 +138,7 @@ def verify_folder(folder, states):
 
 def _copy_file(source, dest):
     with atomic_path(dest) as tmp:
-        shutil.copyfile(source, tmp)
+        shutil.copy2(source, tmp)
 
 
 def _keep_user_files(old_folder, new_folder):
@@ -149,10 +149,11 @@ def _keep_user_files(old_folder, new_folder):
         if name in EXPORTED_FILES:
             continue
         source = os.path.join(old_folder, name)
+        target = os.path.join(new_folder, name)
         if os.path.isdir(source) and not os.path.islink(source):
-            shutil.copytree(source, os.path.join(new_folder, name))
+            shutil.copytree(source, target, copy_function=_copy_file)
         else:
-            shutil.copy2(source, os.path.join(new_folder, name))
+            _copy_file(source, target)
 
 
 def _check_destination(dest, overwrite):
