@@ -1,4 +1,5 @@
-"""Checkpoints that a killed run cannot leave half-written.
+"""Checkpoints that a killed run cannot leave half-written, and recovery
+that survives a damaged one.
 
 SpeechBrain's ``Checkpointer`` writes a checkpoint's ``CKPT.yaml`` first and
 its ``.ckpt`` files after it, in the folder that recovery reads: a run
@@ -8,6 +9,12 @@ checkpoint that looks complete, is picked as the latest, and fails to load
 writes into a hidden folder and renames it into place once every file is
 written.
 
+A checkpoint damaged afterwards (a truncated or corrupt ``.ckpt``, an
+unreadable ``CKPT.yaml``) is reported with the file's name and recovery
+falls back to the next checkpoint in order (the previous one, or the next
+best); the recipes keep the last two end-of-epoch checkpoints (SpeechBrain's
+``num_to_keep``) so that there is one to fall back to.
+
 Authors
  * speechbrain-galr contributors 2026
 """
@@ -15,14 +22,69 @@ Authors
 import logging
 import os
 import shutil
+import zipfile
 
-from speechbrain.utils.checkpoints import Checkpoint, Checkpointer
+import yaml
+from speechbrain.utils.checkpoints import (
+    METAFNAME,
+    Checkpoint,
+    Checkpointer,
+)
 from speechbrain.utils.distributed import if_main_process
 
 logger = logging.getLogger(__name__)
 
 PARTIAL_PREFIX = ".partial-"
 """Name prefix of a checkpoint folder still being written."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be loaded; the message names the file."""
+
+
+def _one_line(err):
+    return " ".join(str(err).split())
+
+
+def file_problem(path):
+    """Why a checkpoint file cannot be loaded, or None if it looks whole.
+
+    ``torch.save`` files are zip archives, checked entry by entry against
+    their CRCs (a truncated or damaged file fails); SpeechBrain's other
+    checkpoint files (``brain.ckpt``, ``counter.ckpt``, dataloader
+    positions) are YAML text.
+
+    Example
+    -------
+    >>> import torch
+    >>> path = getfixture("tmp_path") / "layer.ckpt"
+    >>> torch.save(torch.nn.Linear(2, 2).state_dict(), path)
+    >>> file_problem(path) is None
+    True
+    >>> _ = path.write_bytes(path.read_bytes()[:100])
+    >>> file_problem(path)
+    'truncated or damaged torch file (File is not a zip file)'
+    """
+    try:
+        with open(path, "rb") as fin:
+            head = fin.read(2)
+        if not head:
+            return "empty file"
+        if head == b"PK":
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+            return None if bad is None else f"corrupt entry {bad}"
+        if head[:1] == b"\x80":
+            return None  # torch's legacy pickle format: loading tells
+        with open(path, encoding="utf-8") as fin:
+            yaml.safe_load(fin)
+    except (zipfile.BadZipFile, EOFError) as err:
+        return f"truncated or damaged torch file ({_one_line(err)})"
+    except (UnicodeDecodeError, yaml.YAMLError):
+        return "neither a torch file nor SpeechBrain's text format"
+    except OSError as err:
+        return _one_line(err.strerror or err)
+    return None
 
 
 class AtomicCheckpointer(Checkpointer):
@@ -96,8 +158,97 @@ class AtomicCheckpointer(Checkpointer):
         }
         return Checkpoint(final_dir, ckpt.meta, paramfiles)
 
-    def recover_if_possible(self, *args, **kwargs):
-        """``Checkpointer.recover_if_possible``, after removing the folders
-        of killed saves (see its arguments)."""
+    def list_checkpoints(self):
+        """``Checkpointer.list_checkpoints``, leaving out (with a warning
+        naming the file) checkpoints whose ``CKPT.yaml`` cannot be read."""
+        checkpoints = []
+        for ckpt_dir in self._list_checkpoint_dirs():
+            try:
+                (ckpt,) = self._construct_checkpoint_objects([ckpt_dir])
+                if not isinstance(ckpt.meta, dict) or not {
+                    "unixtime",
+                    "end-of-epoch",
+                } <= set(ckpt.meta):
+                    raise ValueError("not a checkpoint's meta")
+            except (OSError, ValueError, yaml.YAMLError) as err:
+                self._warn_once(
+                    ckpt_dir,
+                    f"checkpoint {ckpt_dir / METAFNAME} cannot be read "
+                    f"({_one_line(err)}); leaving that checkpoint out",
+                )
+                continue
+            checkpoints.append(ckpt)
+        return checkpoints
+
+    def _warn_once(self, key, message):
+        warned = self.__dict__.setdefault("_warned", set())
+        if key not in warned:
+            warned.add(key)
+            logger.warning(message)
+
+    def load_checkpoint(self, checkpoint):
+        """``Checkpointer.load_checkpoint``, after checking every file.
+
+        Raises
+        ------
+        CheckpointError
+            Naming the file that is damaged or fails to load.
+        """
+        for name, path in sorted(checkpoint.paramfiles.items()):
+            if name in self.recoverables:
+                problem = file_problem(path)
+                if problem:
+                    raise CheckpointError(f"{path}: {problem}")
+        try:
+            super().load_checkpoint(checkpoint)
+        except (RuntimeError, EOFError, OSError, ValueError) as err:
+            raise CheckpointError(
+                f"cannot load {checkpoint.path}: {_one_line(err)}"
+            ) from err
+
+    def recover_if_possible(
+        self,
+        importance_key=None,
+        max_key=None,
+        min_key=None,
+        ckpt_predicate=None,
+    ):
+        """``Checkpointer.recover_if_possible`` (same arguments), falling
+        back to the next checkpoint in order (the previous one, or the next
+        best) when one cannot be loaded; the folders of killed saves are
+        removed first.
+
+        Returns
+        -------
+        Checkpoint or None
+            The checkpoint loaded; None when there is none.
+
+        Raises
+        ------
+        CheckpointError
+            No checkpoint can be loaded (the message names the newest
+            problem).
+        """
         self._remove_partial()
-        return super().recover_if_possible(*args, **kwargs)
+        candidates = self.find_checkpoints(
+            importance_key, max_key, min_key, ckpt_predicate
+        )
+        if not candidates:
+            logger.info("Would load a checkpoint here, but none found yet.")
+            return None
+        problems = []
+        for index, ckpt in enumerate(candidates):
+            try:
+                self.load_checkpoint(ckpt)
+                return ckpt
+            except CheckpointError as err:
+                problems.append(str(err))
+                if index + 1 < len(candidates):
+                    logger.warning(
+                        f"{err}; loading the next checkpoint instead, "
+                        f"{candidates[index + 1].path.name}"
+                    )
+        raise CheckpointError(
+            f"none of the {len(candidates)} checkpoint(s) in "
+            f"{self.checkpoints_dir} can be loaded: {problems[0]}"
+        )

@@ -3,7 +3,7 @@
 :class:`SeparationBrain` is the ``sb.Brain`` that every separation recipe
 of the project uses (WSJ0Mix, LibriMix, WSJ0Music): the recipes only build
 their datasets.  It implements the training protocol of the GALR paper
-(Section 3.2, after DPRNN): permutation-invariant training with the
+(Section 3.1.3, after DPRNN): permutation-invariant training with the
 negative SI-SNR loss (eq. 17), 4 s training crops, Adam, learning rate x0.96
 every two epochs, early stopping after 10 epochs without a better
 validation SI-SNR and gradient norms clipped at 5 (``max_grad_norm``).
@@ -19,8 +19,9 @@ handling (``skip_nonfinite_grads``, ``nonfinite_patience``), mixed precision
 * ``curves.csv`` and ``training_curves.png`` in the output folder, updated
   after every epoch;
 * at test time, ``test_results.csv`` (``snt_id, sdr, sdr_i, si-snr,
-  si-snr_i`` per utterance and an ``avg`` row; SDR as BSS-eval's
-  ``bss_eval_sources``) and ``test_examples.png``.
+  si-snr_i`` per utterance and an ``avg`` row, scored by a SpeechBrain
+  ``MetricStats`` with ``test_n_jobs`` processes; see
+  :mod:`speechbrain_galr.metrics`) and ``test_examples.png``.
 
 The batches are SpeechBrain ``PaddedBatch``es with ``id``, ``mix_sig`` and
 ``s1_sig`` ... ``sC_sig`` (C = ``num_spks``).
@@ -28,16 +29,22 @@ The batches are SpeechBrain ``PaddedBatch``es with ``id``, ``mix_sig`` and
 Hyperparameters read (besides the modules and SpeechBrain's run options):
 ``num_spks``, ``sample_rate``, ``output_folder``, ``optimizer``,
 ``epoch_counter``, ``lr_scheduler`` (optional ``StepScheduler``),
-``training_signal_len`` (samples of the training crops, null for none),
-``use_pit`` (False: fixed-order SI-SNR, for speech/music), ``seed``,
+``loss`` (SpeechBrain's: ``get_si_snr_with_pitwrapper``, the default, or
+:func:`fixed_order_si_snr_loss` for speech/music), ``training_signal_len``
+and ``limit_training_signal_len`` (random training crops of that many
+samples, SpeechBrain's names), ``save_audio`` and ``n_audio_to_save``
+(SpeechBrain's: the first test separations as WAVs in
+``<save_folder>/audio_results``), ``ckpt_num_to_keep`` (end-of-epoch
+checkpoints kept besides the best, default 2), ``seed``,
 ``max_train_minutes``, ``num_threads``, ``num_test_examples``,
-``train_logger``.
+``test_n_jobs`` (default 1), ``train_logger``.
 
 Authors
  * speechbrain-galr contributors 2026
 """
 
 import csv
+import functools
 import logging
 import os
 import time
@@ -46,8 +53,9 @@ import numpy as np
 import speechbrain as sb
 import torch
 import yaml
+from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.dataio.batch import PaddedBatch
-from speechbrain.nnet.losses import cal_si_snr, get_si_snr_with_pitwrapper
+from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 from speechbrain.nnet.schedulers import update_learning_rate
 from speechbrain.utils.checkpoints import (
     mark_as_loader,
@@ -59,8 +67,15 @@ from speechbrain.utils.distributed import (
     is_distributed_initialized,
 )
 
-from speechbrain_galr.metrics import separation_scores
+from speechbrain_galr.audio import write_wav
+from speechbrain_galr.files import atomic_write
+from speechbrain_galr.metrics import (
+    separation_metric_stats,
+    separation_scores,
+    si_snr,
+)
 from speechbrain_galr.plotting import plot_examples, plot_training_curves
+from speechbrain_galr.results_record import write_results_record
 
 logger = logging.getLogger(__name__)
 
@@ -100,11 +115,7 @@ def fixed_order_si_snr_loss(targets, estimates):
     >>> fixed_order_si_snr_loss(refs, refs.flip(-1)).shape
     torch.Size([2])
     """
-    # cal_si_snr takes [T, B, C] and returns [1, B, C]; it masks in place
-    loss = cal_si_snr(
-        targets.transpose(0, 1), estimates.transpose(0, 1).clone()
-    )
-    return loss[0].mean(-1)
+    return -si_snr(targets, estimates, permute=False).mean(-1)
 
 
 @register_checkpoint_hooks
@@ -126,7 +137,8 @@ class SeparationBrain(sb.Brain):
     ...     Decoder(16, 1, kernel_size=16, stride=8, bias=False),
     ... )
     >>> modules = {"model": model}
-    >>> hparams = {"num_spks": 2, "training_signal_len": 400}
+    >>> hparams = {"num_spks": 2, "training_signal_len": 400,
+    ...            "limit_training_signal_len": True}
     >>> brain = SeparationBrain(modules, hparams=hparams,
     ...                         run_opts={"device": "cpu"})
     >>> batch = PaddedBatch([
@@ -150,8 +162,9 @@ class SeparationBrain(sb.Brain):
         self._epoch_start_steps = 0
         self._epoch_start_seconds = 0.0
         self._train_dataset = None
-        self._test_rows = []
+        self.test_stats = None
         self._test_examples = []
+        self._audio_saved = 0
         self.train_stats = {}
 
     # ------------------------------------------------------------------
@@ -192,7 +205,8 @@ class SeparationBrain(sb.Brain):
         """
         seg = getattr(self.hparams, "training_signal_len", None)
         T = mix.shape[1]
-        if not seg or T <= int(seg):
+        limit = getattr(self.hparams, "limit_training_signal_len", False)
+        if not limit or not seg or T <= int(seg):
             return mix, mix_lens, targets
         seg = int(seg)
         valid = torch.round(mix_lens * T).long()
@@ -228,15 +242,15 @@ class SeparationBrain(sb.Brain):
         return estimates, targets
 
     def compute_objectives(self, predictions, batch, stage):
-        """Negative SI-SNR (eq. 17), PIT unless ``use_pit`` is False."""
+        """The ``loss`` of the hparams (SpeechBrain's), by default the
+        negative SI-SNR with PIT (eq. 17)."""
         estimates, targets = predictions
         estimates = estimates.float()
-        if getattr(self.hparams, "use_pit", True):
-            loss = get_si_snr_with_pitwrapper(targets, estimates)
-        else:
-            loss = fixed_order_si_snr_loss(targets, estimates)
+        loss_fn = getattr(self.hparams, "loss", get_si_snr_with_pitwrapper)
+        loss = loss_fn(targets, estimates)
         if stage == sb.Stage.TEST:
             self._score_test_batch(batch, estimates, targets)
+            self._save_test_audio(batch, estimates, targets)
         return loss.mean()
 
     # ------------------------------------------------------------------
@@ -284,8 +298,8 @@ class SeparationBrain(sb.Brain):
             logger.info("the max_train_minutes budget is already spent")
 
     def make_dataloader(self, dataset, stage, **loader_kwargs):
-        """``sb.Brain.make_dataloader``; datasets of dicts (e.g.
-        :class:`speechbrain_galr.data.DynamicMixingDataset`) are collated
+        """``sb.Brain.make_dataloader``; datasets of dicts (e.g. :class:`
+        speechbrain_galr.dynamic_mixing.DynamicMixingDataset`) are collated
         into ``PaddedBatch``es like SpeechBrain's own datasets."""
         loader_kwargs.setdefault("collate_fn", PaddedBatch)
         return super().make_dataloader(dataset, stage, **loader_kwargs)
@@ -324,8 +338,11 @@ class SeparationBrain(sb.Brain):
             self._epoch_start_steps = self.optimizer_step
             self._epoch_start_seconds = self.train_seconds
         elif stage == sb.Stage.TEST:
-            self._test_rows = []
+            self.test_stats = separation_metric_stats(
+                self.test_metric(), getattr(self.hparams, "test_n_jobs", 1)
+            )
             self._test_examples = []
+            self._audio_saved = 0
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
         """Counts training time for ``max_train_minutes``."""
@@ -383,15 +400,35 @@ class SeparationBrain(sb.Brain):
                 valid_stats=valid_stats,
             )
         if self.checkpointer is not None:
-            self.checkpointer.save_and_keep_only(
-                meta={"si-snr": valid_stats["si-snr"], "epoch": epoch},
-                max_keys=["si-snr"],
-            )
+            self._save_epoch_checkpoint(valid_stats, epoch)
         counter = self.hparams.epoch_counter
         if hasattr(counter, "update_metric"):
             counter.update_metric(valid_stats["si-snr"])
         if if_main_process():
             self._append_curve(meta, valid_stats)
+
+    def _save_epoch_checkpoint(self, valid_stats, epoch):
+        """Saves the end-of-epoch checkpoint as SpeechBrain's recipes do:
+        its meta ``si-snr`` is the validation loss (minus the SI-SNR in dB;
+        ``si-snr_is_loss`` says so), the best is kept with ``min_keys``,
+        and so are the last ``ckpt_num_to_keep`` (2: one to fall back to
+        if the newest is damaged).  The intra-epoch checkpoints of the
+        finished epoch are removed."""
+        self.checkpointer.save_and_keep_only(
+            meta={
+                "si-snr": -valid_stats["si-snr"],
+                "si-snr_is_loss": True,
+                "epoch": epoch,
+            },
+            min_keys=["si-snr"],
+            num_to_keep=int(getattr(self.hparams, "ckpt_num_to_keep", 2)),
+            ckpt_predicate=lambda ckpt: INTRA_EPOCH_CKPT_FLAG not in ckpt.meta,
+        )
+        self.checkpointer.delete_checkpoints(
+            num_to_keep=0,
+            ckpt_predicate=lambda ckpt: INTRA_EPOCH_CKPT_FLAG in ckpt.meta,
+            verbosity=logging.DEBUG,
+        )
 
     def _append_curve(self, meta, valid_stats):
         """Adds the epoch to ``curves.csv`` and redraws the PNG."""
@@ -410,7 +447,7 @@ class SeparationBrain(sb.Brain):
                     if int(r["epoch"]) < int(row["epoch"])
                 ]
         rows.append({k: row[k] for k in CURVE_COLUMNS})
-        with open(path, "w", newline="") as f:
+        with atomic_write(path, newline="") as f:
             writer = csv.DictWriter(f, fieldnames=CURVE_COLUMNS)
             writer.writeheader()
             writer.writerows(rows)
@@ -421,67 +458,114 @@ class SeparationBrain(sb.Brain):
 
     # ------------------------------------------------------------------
     # test results
-    def test_scores(self, mixture, references, estimates):
-        """Scores of one test mixture, the columns of ``test_results.csv``.
+    def test_metric(self):
+        """The scores of one test mixture, the columns of
+        ``test_results.csv``: a function ``(mixture [T], references
+        [T, C], estimates [T, C]) -> dict``.
 
-        Override to score differently (e.g. per source, in fixed order);
-        every value is averaged into the ``avg`` row.
-
-        Arguments
-        ---------
-        mixture : torch.Tensor
-            ``[T]``.
-        references : torch.Tensor
-            ``[T, C]``.
-        estimates : torch.Tensor
-            ``[T, C]``.
-
-        Returns
-        -------
-        dict
-            ``sdr``, ``sdr_i``, ``si-snr``, ``si-snr_i`` (see
-            :func:`speechbrain_galr.metrics.separation_scores`).
+        Override to score differently (e.g. per source); every value is
+        averaged into the ``avg`` row.  With ``test_n_jobs > 1`` it must be
+        picklable (a module-level function or a ``functools.partial``).
+        The default is :func:`speechbrain_galr.metrics.separation_scores`
+        (``sdr``, ``sdr_i``, ``si-snr``, ``si-snr_i``), in fixed order when
+        the ``loss`` is :func:`fixed_order_si_snr_loss`.
         """
-        return separation_scores(mixture, references, estimates)
+        loss = getattr(self.hparams, "loss", None)
+        permute = loss is not fixed_order_si_snr_loss
+        return functools.partial(separation_scores, permute=permute)
 
     def _score_test_batch(self, batch, estimates, targets):
-        """Per-utterance SDR(i) and SI-SNR(i), and examples for the PNG."""
+        """Per-utterance scores (``test_stats``), examples for the PNG."""
         mix, mix_lens, _ = self._signals(batch)
+        # [B, T, 1 + C]: MetricStats hands the metric one target per item
+        packed = torch.cat([mix[..., None], targets], dim=-1)
+        self.test_stats.append(
+            batch.id, predict=estimates, target=packed, lengths=mix_lens
+        )
         num_examples = getattr(self.hparams, "num_test_examples", 3)
         for b, snt_id in enumerate(batch.id):
+            if len(self._test_examples) >= num_examples:
+                break
             length = int(round(float(mix_lens[b]) * mix.shape[1]))
-            scores = self.test_scores(
-                mix[b, :length], targets[b, :length], estimates[b, :length]
-            )
-            self._test_rows.append({"snt_id": snt_id, **scores})
-            if len(self._test_examples) < num_examples:
-                self._test_examples.append(
-                    (
-                        snt_id,
-                        mix[b, :length].cpu().numpy(),
-                        estimates[b, :length].detach().cpu().numpy(),
-                        targets[b, :length].cpu().numpy(),
-                    )
+            self._test_examples.append(
+                (
+                    snt_id,
+                    mix[b, :length].cpu().numpy(),
+                    estimates[b, :length].detach().cpu().numpy(),
+                    targets[b, :length].cpu().numpy(),
                 )
+            )
+
+    def _save_test_audio(self, batch, estimates, targets):
+        """SpeechBrain's ``save_audio``: the mixture, sources and estimates
+        of the first ``n_audio_to_save`` test mixtures (all when null),
+        each peak-normalised, as ``item<id>_mix.wav``,
+        ``item<id>_source<c>.wav`` and ``item<id>_source<c>hat.wav`` in
+        ``<save_folder>/audio_results``."""
+        if not getattr(self.hparams, "save_audio", False):
+            return
+        limit = getattr(self.hparams, "n_audio_to_save", None)
+        if not if_main_process() or (
+            limit is not None and self._audio_saved >= limit
+        ):
+            return
+        folder = os.path.join(
+            getattr(self.hparams, "save_folder", self.hparams.output_folder),
+            "audio_results",
+        )
+        os.makedirs(folder, exist_ok=True)
+        mix, mix_lens, _ = self._signals(batch)
+        for b, snt_id in enumerate(batch.id):
+            if limit is not None and self._audio_saved >= limit:
+                break
+            length = int(round(float(mix_lens[b]) * mix.shape[1]))
+            signals = {"mix": mix[b, :length]}
+            for c in range(targets.shape[-1]):
+                signals[f"source{c + 1}"] = targets[b, :length, c]
+                signals[f"source{c + 1}hat"] = estimates[b, :length, c]
+            for name, signal in signals.items():
+                signal = signal.detach().float().cpu()
+                peak = signal.abs().max().clamp(min=1e-8)
+                write_wav(
+                    os.path.join(folder, f"item{snt_id}_{name}.wav"),
+                    signal / peak,
+                    self.hparams.sample_rate,
+                )
+            self._audio_saved += 1
+
+    def on_evaluate_start(self, max_key=None, min_key=None):
+        """``sb.Brain.on_evaluate_start``, remembering the checkpoint it
+        loads, which ``test_results.yaml`` names (see
+        :mod:`speechbrain_galr.results_record`)."""
+        self.tested_checkpoint = None
+        if self.checkpointer is not None:
+            self.tested_checkpoint = self.checkpointer.recover_if_possible(
+                max_key=max_key, min_key=min_key
+            )
 
     def _write_test_results(self):
         """``test_results.csv`` with an ``avg`` row, ``test_examples.png``."""
-        if not self._test_rows or not if_main_process():
+        stats = self.test_stats
+        if stats is None or not stats.ids or not if_main_process():
             return
         folder = self.hparams.output_folder
-        columns = list(self._test_rows[0])
+        scores = stats.scores
+        columns = ["snt_id", *scores[0]]
         means = {
-            key: float(np.mean([row[key] for row in self._test_rows]))
+            key: float(np.mean([row[key] for row in scores]))
             for key in columns[1:]
         }
         path = os.path.join(folder, "test_results.csv")
-        with open(path, "w", newline="") as f:
+        with atomic_write(path, newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
-            writer.writerows(self._test_rows)
+            for snt_id, row in zip(stats.ids, scores, strict=True):
+                writer.writerow({"snt_id": snt_id, **row})
             writer.writerow({"snt_id": "avg", **means})
+        # which checkpoint these results are the test of (for export)
+        write_results_record(folder, getattr(self, "tested_checkpoint", None))
         logger.info(
-            f"{len(self._test_rows)} test mixtures: "
+            f"{len(scores)} test mixtures: "
             + ", ".join(f"{k} {v:.2f} dB" for k, v in means.items())
             + f" (written to {path})"
         )

@@ -613,9 +613,9 @@ def test_recipe_run_export_and_foreign_class_reproduce_its_results(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
-    # the recipe's checkpoints are read as scores (maximised)
+    # the recipe stores SpeechBrain's loss (si-snr_is_loss), minimised
     checkpoints = list_checkpoints(os.path.join(out, "save"))
-    assert {score_direction(c) for c in checkpoints} == {"max"}
+    assert {score_direction(c) for c in checkpoints} == {"min"}
     dest = export_model(out, str(tmp_path / "model"))
     with open(os.path.join(dest, "README.md")) as fin:
         card = fin.read()

@@ -22,21 +22,15 @@ sys.path.insert(0, os.path.abspath(RECIPE))
 
 from noisy_mixing import NoisyDynamicMixingDataset, add_noise  # noqa: E402
 from prepare_librimix import prepare_librimix  # noqa: E402
-from recipe_runner import run_train  # noqa: E402
+from recipe_runner import (  # noqa: E402
+    expected_files,
+    read_recipe_rows,
+    run_recipe_row,
+    shared_samples,
+    write_noise,
+)
 from simulate_librimix import main as simulate_main  # noqa: E402
 from simulate_librimix import simulate_librimix  # noqa: E402
-
-
-def write_noise(folder, num_files=3, seconds=1.5, seed=0):
-    """Coloured noise recordings, stereo at 16 kHz."""
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    for index in range(num_files):
-        white = rng.standard_normal((int(seconds * 16000), 2))
-        coloured = np.cumsum(white, axis=0) * 0.01 + white * 0.05
-        coloured -= coloured.mean(axis=0)
-        coloured *= 0.3 / np.abs(coloured).max()
-        sf.write(os.path.join(folder, f"noise{index}.wav"), coloured, 16000)
 
 
 @pytest.fixture(scope="module")
@@ -171,8 +165,11 @@ def test_prepare_official_layout(libri2mix, tmp_path, mixture_type):
         columns.append("noise_wav")
     assert list(rows["train"][0]) == columns
     for row in rows["test"]:
+        # SpeechBrain's $data_root, replaced by data_folder when read
+        assert row["mix_wav"].startswith("$data_root/wav8k/min/test/")
         assert f"/test/{mixture_type}/" in row["mix_wav"]
-        assert float(row["duration"]) == sf.info(row["mix_wav"]).duration
+        path = row["mix_wav"].replace("$data_root", libri2mix)
+        assert float(row["duration"]) == sf.info(path).duration
     # the wav8k/min folder is accepted too, and the metadata is optional
     root = os.path.join(libri2mix, "wav8k", "min")
     moved = tmp_path / "moved"
@@ -288,95 +285,31 @@ def test_add_noise_rejects_mismatched_lengths():
         add_noise(torch.ones(10), torch.ones(2, 10), torch.ones(9), 5.0)
 
 
-TINY_MODEL = [
-    "--num_filters", "16", "--hidden_channels", "16", "--num_blocks", "1",
-    "--num_heads", "2", "--segment_size", "10", "--reduced_segment_size", "4",
-    "--N_epochs", "1", "--segment_seconds", "0.5", "--num_workers", "0",
-    "--num_threads", "1", "--num_test_examples", "1",
-]  # fmt: skip
+ROWS = read_recipe_rows("LibriMix")
 
 
-def run_recipe(args, timeout=120):
-    """Runs the recipe's train.py as a user would, from its folder."""
-    return run_train(RECIPE, args, timeout)
-
-
-def check_outputs(output_folder, num_test):
-    rows = read_csv(os.path.join(output_folder, "test_results.csv"))
-    assert [row["snt_id"] for row in rows][-1] == "avg"
-    assert len(rows) == num_test + 1
-    for row in rows:
-        assert all(np.isfinite(float(row[k])) for k in row if k != "snt_id")
-    curves = read_csv(os.path.join(output_folder, "curves.csv"))
-    assert len(curves) == 1 and np.isfinite(float(curves[0]["valid_si-snr"]))
-    for name in ("training_curves.png", "test_examples.png", "train.py"):
-        assert os.path.isfile(os.path.join(output_folder, name)), name
-
-
-def test_train_recipe_smoke(libri2mix, tmp_path):
-    """Noisy mixtures from the CSVs (clean ones are tested in the
-    preparation tests and with dynamic mixing below)."""
-    mixture_type = "mix_both"
-    out = str(tmp_path / "run")
-    run_recipe(
-        [
-            "hparams/galr.yaml",
-            "--data_folder",
-            libri2mix,
-            "--train_sets",
-            "[train-100]",
-            "--mixture_type",
-            mixture_type,
-            "--output_folder",
-            out,
-            *TINY_MODEL,
-        ]  # fmt: skip
-    )
-    check_outputs(out, 2)
-    train_csv = read_csv(
-        os.path.join(out, "save", f"libri2mix_{mixture_type}_train.csv")
-    )
-    assert len(train_csv) == 6
-    assert f"/{mixture_type}/" in train_csv[0]["mix_wav"]
-
-
-def test_train_recipe_dynamic_mixing_with_noise(libri2mix, sources, tmp_path):
-    speech, noise = sources
-    out = str(tmp_path / "run")
-    result = run_recipe(
-        [
-            "hparams/dprnn.yaml",
-            "--data_folder",
-            libri2mix,
-            "--train_sets",
-            "[train-100]",
-            "--dynamic_mixing",
-            "True",
-            "--dm_folder",
-            speech,
-            "--dm_noise_folder",
-            noise,
-            "--dm_mixtures_per_epoch",
-            "4",
-            "--output_folder",
-            out,
-            "--num_filters",
-            "16",
-            "--hidden_channels",
-            "8",
-            "--num_blocks",
-            "1",
-            "--segment_size",
-            "10",
-            "--N_epochs",
-            "1",
-            "--segment_seconds",
-            "0.5",
-            "--num_workers",
-            "0",
-            "--num_threads",
-            "1",
-        ]  # fmt: skip
-    )
-    check_outputs(out, 2)
-    assert "optimizer_steps: 4" in result.stdout + result.stderr
+@pytest.mark.parametrize("recipe_id", sorted(ROWS))
+def test_debug_row(recipe_id, tmp_path_factory):
+    """Every row of tests/recipes/LibriMix.csv runs with --debug on the
+    tiny corpus (noisy mix_both mixtures from the CSVs; dynamic mixing
+    with noise) and writes its files and finite results."""
+    row = ROWS[recipe_id]
+    samples = shared_samples(tmp_path_factory)
+    out = str(tmp_path_factory.mktemp("librimix_runs") / recipe_id)
+    proc = run_recipe_row(row, samples, out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in expected_files(row):
+        assert os.path.exists(os.path.join(out, name)), name
+    rows = read_csv(os.path.join(out, "test_results.csv"))
+    assert [r["snt_id"] for r in rows][-1] == "avg" and len(rows) == 3
+    for r in rows:
+        assert all(np.isfinite(float(r[k])) for k in r if k != "snt_id")
+    curves = read_csv(os.path.join(out, "curves.csv"))
+    assert [int(c["optimizer_steps"]) for c in curves] == [2, 4]
+    if "mix_both" in row["test_debug_flags"]:
+        train = read_csv(
+            os.path.join(out, "save", "libri2mix_mix_both_train.csv")
+        )
+        assert len(train) == 6
+        assert all("/mix_both/" in r["mix_wav"] for r in train)
+        assert all(r["noise_wav"].startswith("$data_root/") for r in train)

@@ -3,13 +3,15 @@
 import csv
 
 import pytest
+import soundfile
 import speechbrain as sb
 import torch
+import yaml
 from speechbrain.lobes.models.dual_path import Decoder, Encoder
 from speechbrain.nnet.schedulers import StepScheduler
-from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.epoch_loop import EpochCounter
 
+from speechbrain_galr.checkpoints import AtomicCheckpointer, CheckpointError
 from speechbrain_galr.galr import GALR
 from speechbrain_galr.separation import (
     SeparationBrain,
@@ -55,11 +57,13 @@ def _brain(tmp_path, epochs, **extra):
         "epoch_counter": counter,
         "lr_scheduler": StepScheduler(1e-3, 0.96, 2),
         "training_signal_len": 200,
+        "limit_training_signal_len": True,
+        "save_folder": str(tmp_path / "save"),
         "num_test_examples": 1,
         "num_threads": 1,
         **extra,
     }
-    checkpointer = Checkpointer(
+    checkpointer = AtomicCheckpointer(
         str(tmp_path / "save"), {"counter": counter, **modules}
     )
     return SeparationBrain(
@@ -116,8 +120,8 @@ def test_rerun_after_the_budget_adds_no_epoch(tmp_path):
 
 def test_test_scores_hook_sets_result_columns(tmp_path):
     class OneScoreBrain(SeparationBrain):
-        def test_scores(self, mixture, references, estimates):
-            return {"energy": float(estimates.pow(2).mean())}
+        def test_metric(self):
+            return lambda mix, refs, est: {"energy": float(est.pow(2).mean())}
 
     brain = _brain(tmp_path, epochs=1)
     brain.__class__ = OneScoreBrain
@@ -127,3 +131,94 @@ def test_test_scores_hook_sets_result_columns(tmp_path):
     assert list(rows[0]) == ["snt_id", "energy"]
     assert [r["snt_id"] for r in rows] == ["utt0", "utt1", "utt2", "avg"]
     assert (tmp_path / "test_examples.png").stat().st_size > 0
+
+
+def _checkpoints(tmp_path):
+    return sorted((tmp_path / "save").glob("CKPT+*"))
+
+
+def _meta(ckpt):
+    return yaml.safe_load((ckpt / "CKPT.yaml").read_text())
+
+
+def test_keeps_the_last_two_checkpoints_and_the_best(tmp_path):
+    """SpeechBrain's meta (the loss, min_keys); num_to_keep 2 leaves one
+    checkpoint to fall back to."""
+    brain = _brain(tmp_path, epochs=4)
+    brain.fit(brain.hparams.epoch_counter, _items(2), _items(1))
+    metas = [_meta(c) for c in _checkpoints(tmp_path)]
+    epochs = [m["epoch"] for m in metas]
+    assert epochs[-2:] == [3, 4] and len(epochs) in (2, 3)
+    with open(tmp_path / "curves.csv") as f:
+        valid = {
+            int(r["epoch"]): float(r["valid_si-snr"]) for r in csv.DictReader(f)
+        }
+    best = max(valid, key=valid.get)
+    assert best in epochs
+    for meta in metas:
+        assert meta["si-snr_is_loss"] is True
+        assert meta["si-snr"] == pytest.approx(-valid[meta["epoch"]])
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, caplog):
+    """Issue 14 case 5: the newest checkpoint's masknet.ckpt is truncated;
+    the warning names the file and training resumes from the previous
+    checkpoint; with every checkpoint damaged, the error names a file."""
+    brain = _brain(tmp_path, epochs=2)
+    brain.fit(brain.hparams.epoch_counter, _items(2), _items(1))
+    older, newest = _checkpoints(tmp_path)
+    damaged = newest / "masknet.ckpt"
+    damaged.write_bytes(damaged.read_bytes()[:200])
+    rerun = _brain(tmp_path, epochs=3)
+    with caplog.at_level("WARNING"):
+        rerun.fit(rerun.hparams.epoch_counter, _items(2), _items(1))
+    assert str(damaged) in caplog.text and older.name in caplog.text
+    with open(tmp_path / "curves.csv") as f:
+        # epoch 2 redone from epoch 1's checkpoint, then epoch 3
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2, 3]
+    assert damaged.exists()  # not deleted: it is still there to inspect
+    for ckpt in _checkpoints(tmp_path):
+        (ckpt / "encoder.ckpt").write_bytes(b"")
+    again = _brain(tmp_path, epochs=4)
+    with pytest.raises(CheckpointError, match=r"encoder\.ckpt: empty file"):
+        again.fit(again.hparams.epoch_counter, _items(2), _items(1))
+
+
+def test_unreadable_checkpoint_meta_is_left_out(tmp_path, caplog):
+    brain = _brain(tmp_path, epochs=2)
+    brain.fit(brain.hparams.epoch_counter, _items(2), _items(1))
+    older, newest = _checkpoints(tmp_path)
+    (newest / "CKPT.yaml").write_text("end-of-epoch: [")
+    with caplog.at_level("WARNING"):
+        found = brain.checkpointer.recover_if_possible()
+    assert found.path == older
+    assert str(newest / "CKPT.yaml") in caplog.text
+
+
+def test_loss_and_crops_come_from_the_hparams(tmp_path):
+    batch = sb.dataio.batch.PaddedBatch(_items(2))
+    brain = _brain(tmp_path, epochs=1, loss=fixed_order_si_snr_loss)
+    est, targets = brain.compute_forward(batch, sb.Stage.TRAIN)
+    assert est.shape == (2, 200, 2)
+    swapped = (targets.flip(-1), targets)
+    assert brain.compute_objectives(swapped, batch, sb.Stage.VALID) > 0
+    uncropped = _brain(tmp_path, epochs=1, limit_training_signal_len=False)
+    est, _ = uncropped.compute_forward(batch, sb.Stage.TRAIN)
+    assert est.shape == (2, 400, 2)
+    # the default is SpeechBrain's PIT loss
+    assert uncropped.compute_objectives(swapped, batch, sb.Stage.VALID) < -50
+
+
+def test_save_audio_writes_the_first_test_separations(tmp_path):
+    brain = _brain(tmp_path, epochs=1, save_audio=True, n_audio_to_save=2)
+    brain.evaluate(_items(3), test_loader_kwargs={"batch_size": 2})
+    folder = tmp_path / "save" / "audio_results"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted(
+        f"itemutt{i}_{kind}.wav"
+        for i in (0, 1)
+        for kind in ("mix", "source1", "source1hat", "source2", "source2hat")
+    )
+    audio, rate = soundfile.read(folder / "itemutt1_source2.wav")
+    assert rate == 8000 and audio.shape == (400,)
+    assert abs(audio).max() == pytest.approx(1.0, abs=1e-4)

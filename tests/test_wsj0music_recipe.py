@@ -21,35 +21,18 @@ RECIPE = os.path.join(
 sys.path.insert(0, os.path.abspath(RECIPE))
 
 from create_wsj0music import create_wsj0music, main  # noqa: E402
-from recipe_runner import run_train  # noqa: E402
+from recipe_runner import (  # noqa: E402
+    expected_files,
+    read_recipe_rows,
+    run_recipe_row,
+    shared_samples,
+    write_music,
+)
 from speech_music import (  # noqa: E402
     SpeechMusicDataset,
     read_splits,
     speech_music_scores,
 )
-
-
-def write_music(folder, num_tracks=5, seconds=3.0, seed=0):
-    """Synthetic "music": chords of harmonic notes changing every 0.25 s,
-    stereo, at 44.1 kHz or 16 kHz (the corpus resamples to 8 kHz)."""
-    rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    for index in range(num_tracks):
-        rate = 44100 if index % 2 else 16000
-        num = int(seconds * rate)
-        t = np.arange(num) / rate
-        signal = np.zeros(num)
-        for start in range(0, num, rate // 4):
-            stop = min(num, start + rate // 4)
-            for _ in range(3):
-                f0 = 110 * 2 ** (rng.integers(0, 24) / 12)
-                for k in range(1, 4):
-                    signal[start:stop] += np.sin(
-                        2 * np.pi * k * f0 * t[start:stop]
-                    ) / (3 * k)
-        signal = 0.3 * signal / np.abs(signal).max()
-        stereo = np.stack([signal, 0.8 * signal], axis=1)
-        sf.write(os.path.join(folder, f"track{index}.flac"), stereo, rate)
 
 
 @pytest.fixture(scope="module")
@@ -201,57 +184,39 @@ def test_splits_file_lists_training_sources(sources, tmp_path):
     assert splits["smr_db"] == [0.0, 5.0]
 
 
-@pytest.fixture(scope="module")
-def corpus(sources, tmp_path_factory):
-    speech, music = sources
-    out = str(tmp_path_factory.mktemp("wsj0music") / "corpus")
-    create_wsj0music(
-        speech, music, out, {"tr": 6, "cv": 2, "tt": 2}, max_seconds=1.0,
-        valid_speakers=2, test_speakers=2, valid_tracks=1, test_tracks=1,
-    )  # fmt: skip
-    return out
+ROWS = read_recipe_rows("WSJ0Music")
 
 
-def run_recipe(args, timeout=120):
-    """Runs the recipe's train.py as a user would, from its folder."""
-    return run_train(RECIPE, args, timeout)
-
-
-@pytest.mark.parametrize("dynamic_mixing", [False, True])
-def test_train_recipe_smoke(corpus, tmp_path, dynamic_mixing):
-    out = str(tmp_path / "run")
-    model = "dprnn" if dynamic_mixing else "galr"
-    args = [f"hparams/{model}.yaml", "--data_folder", corpus]
-    args += ["--output_folder", out, "--num_filters", "16"]
-    args += ["--hidden_channels", "8", "--num_blocks", "1"]
-    args += ["--segment_size", "10", "--N_epochs", "1"]
-    args += ["--segment_seconds", "0.5", "--num_workers", "0"]
-    args += ["--num_threads", "1", "--num_test_examples", "1"]
-    if dynamic_mixing:
-        args += ["--dynamic_mixing", "True", "--dm_mixtures_per_epoch", "3"]
-    else:
-        args += ["--num_heads", "2", "--reduced_segment_size", "4"]
-    result = run_recipe(args)
-    steps = 3 if dynamic_mixing else 6
-    assert f"optimizer_steps: {steps}" in result.stdout + result.stderr
+@pytest.mark.parametrize("recipe_id", sorted(ROWS))
+def test_debug_row(recipe_id, tmp_path_factory):
+    """Every row of tests/recipes/WSJ0Music.csv runs with --debug (the
+    corpus's CSVs; dynamic mixing) and scores speech and music apart."""
+    row = ROWS[recipe_id]
+    samples = shared_samples(tmp_path_factory)
+    out = str(tmp_path_factory.mktemp("wsj0music_runs") / recipe_id)
+    proc = run_recipe_row(row, samples, out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in expected_files(row):
+        assert os.path.exists(os.path.join(out, name)), name
     with open(os.path.join(out, "test_results.csv")) as fin:
         rows = list(csv.DictReader(fin))
-    assert [row["snt_id"] for row in rows][-1] == "avg" and len(rows) == 3
+    assert [r["snt_id"] for r in rows][-1] == "avg" and len(rows) == 3
     for source in ("speech", "music"):
         for metric in ("si-snr_i", "sdr_i"):
             assert np.isfinite(float(rows[-1][f"{source}_{metric}"]))
     # the average columns are the means of the per-source ones
-    for row in rows:
+    for r in rows:
         for metric in ("si-snr_i", "sdr_i"):
             mean = (
-                float(row[f"speech_{metric}"]) + float(row[f"music_{metric}"])
+                float(r[f"speech_{metric}"]) + float(r[f"music_{metric}"])
             ) / 2
-            assert abs(float(row[metric]) - mean) < 1e-4
-    # dynamic mixing needs no training CSV
+            assert abs(float(r[metric]) - mean) < 1e-4
+    # the fixed-order loss is the yaml's; dynamic mixing needs no train CSV
+    with open(os.path.join(out, "hyperparams.yaml")) as fin:
+        assert "separation.fixed_order_si_snr_loss" in fin.read()
+    dynamic = "--dynamic_mixing=True" in row["test_debug_flags"]
     train_csv = os.path.join(out, "save", "wsj_tr.csv")
-    assert os.path.isfile(train_csv) == (not dynamic_mixing)
-    for name in ("training_curves.png", "test_examples.png", "train.py"):
-        assert os.path.isfile(os.path.join(out, name)), name
+    assert os.path.isfile(train_csv) == (not dynamic)
 
 
 def test_per_source_scores_are_fixed_order():

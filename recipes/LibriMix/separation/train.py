@@ -21,7 +21,7 @@ speaker folders, optionally with noise)::
 
     python train.py hparams/galr.yaml --data_folder /path/to/Libri2Mix \\
         --dynamic_mixing True \\
-        --dm_folder /path/to/LibriSpeech/train-clean-360 \\
+        --base_folder_dm /path/to/LibriSpeech/train-clean-360 \\
         --dm_noise_folder /path/to/wham_noise/tr
 
 The training code is :class:`speechbrain_galr.separation.SeparationBrain`
@@ -41,7 +41,7 @@ from prepare_librimix import prepare_librimix  # noqa: E402
 
 from speechbrain_galr.recipe import (  # noqa: E402
     csv_or_dynamic_datasets,
-    run_separation_recipe,
+    main,
 )
 
 
@@ -72,4 +72,4 @@ def build_datasets(hparams):
 
 
 if __name__ == "__main__":
-    run_separation_recipe(sys.argv[1:], prepare, build_datasets)
+    main(prepare, build_datasets)

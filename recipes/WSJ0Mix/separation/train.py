@@ -16,11 +16,19 @@ To run it::
 With dynamic mixing (training mixtures made on the fly from WSJ0 si_tr_s)::
 
     python train.py hparams/galr.yaml --data_folder /data/wsj0-mix/2speakers \\
-        --dynamic_mixing True --dm_folder /data/wsj0/si_tr_s
+        --dynamic_mixing True --base_folder_dm /data/wsj0/si_tr_s
 
 Multi-GPU (DDP)::
 
     torchrun --nproc_per_node=4 train.py hparams/galr.yaml --data_folder ...
+
+A quick check that the recipe runs (a few batches, two epochs)::
+
+    python train.py hparams/galr.yaml --data_folder ... --debug
+
+Errors in the options or the data (an unknown option, a rerun into an
+output folder trained with another model, a file missing from the prepared
+CSVs) stop the run before it writes anything, with one ``error:`` line.
 
 The training code is :class:`speechbrain_galr.separation.SeparationBrain`
 and the steps of the run :func:`speechbrain_galr.recipe.
@@ -30,13 +38,8 @@ Authors
  * speechbrain-galr contributors 2026
 """
 
-import sys
-
 from speechbrain_galr.data import SPLITS, prepare_wsj0mix
-from speechbrain_galr.recipe import (
-    csv_or_dynamic_datasets,
-    run_separation_recipe,
-)
+from speechbrain_galr.recipe import csv_or_dynamic_datasets, main
 
 
 def prepare(hparams):
@@ -60,4 +63,4 @@ def build_datasets(hparams):
 
 
 if __name__ == "__main__":
-    run_separation_recipe(sys.argv[1:], prepare, build_datasets)
+    main(prepare, build_datasets)

@@ -16,7 +16,8 @@ speakers and tracks of the corpus)::
         --dynamic_mixing True
 
 The outputs have a fixed order, speech then music, so training uses the
-SI-SNR of each output against its own source (``use_pit: False``), and the
+SI-SNR of each output against its own source (``loss:
+!name:speechbrain_galr.separation.fixed_order_si_snr_loss``), and the
 test set is scored per source: ``test_results.csv`` has speech and music
 SI-SNRi and SDRi for every mixture, and their means.
 
@@ -37,7 +38,7 @@ from speech_music import SpeechMusicBrain, read_splits  # noqa: E402
 
 from speechbrain_galr.data import prepare_wsj0mix  # noqa: E402
 from speechbrain_galr.recipe import (  # noqa: E402
-    run_separation_recipe,
+    main,
     separation_csv_dataset,
 )
 
@@ -58,6 +59,10 @@ def prepare(hparams):
 
 def build_datasets(hparams):
     """Training (CSV or dynamic mixing), validation and test datasets."""
+
+    def csv_dataset(path):
+        return separation_csv_dataset(path, 2, data_root=hparams["data_folder"])
+
     if hparams["dynamic_mixing"]:
         corpus = read_splits(hparams["data_folder"])
         tracks = [
@@ -70,15 +75,13 @@ def build_datasets(hparams):
             speakers=corpus["speakers"]["tr"],
         )
     else:
-        train_data = separation_csv_dataset(hparams["train_data"], 2)
+        train_data = csv_dataset(hparams["train_data"])
     return (
         train_data,
-        separation_csv_dataset(hparams["valid_data"], 2),
-        separation_csv_dataset(hparams["test_data"], 2),
+        csv_dataset(hparams["valid_data"]),
+        csv_dataset(hparams["test_data"]),
     )
 
 
 if __name__ == "__main__":
-    run_separation_recipe(
-        sys.argv[1:], prepare, build_datasets, brain_class=SpeechMusicBrain
-    )
+    main(prepare, build_datasets, brain_class=SpeechMusicBrain)
