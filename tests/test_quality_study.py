@@ -69,7 +69,7 @@ def test_study_of_two_configurations(tmp_path):
         "--max_train_minutes", "0.03", "--mixtures_per_epoch", "4",
         "--num_valid_speakers", "2", "--num_test_speakers", "2",
         "--num_valid", "2", "--num_test", "2", "--valid_seconds", "1",
-        "--set", "segment_seconds=0.5,num_test_examples=1",
+        "--set", "training_signal_len=4000,num_test_examples=1",
     ]  # fmt: skip
     result = _run(*args)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

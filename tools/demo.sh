@@ -26,10 +26,10 @@ cd "$repo/recipes/WSJ0Mix/separation"
     --data_folder "$out/2speakers" \
     --output_folder "$out/results" \
     --dynamic_mixing True \
-    --dm_folder "$out/speakers" \
+    --base_folder_dm "$out/speakers" \
     --dm_speakers "$out/2speakers/speakers_tr.txt" \
     --dm_mixtures_per_epoch 100 \
-    --segment_seconds 2 \
+    --training_signal_len 16000 \
     --batch_size 1 \
     --num_blocks 2 --hidden_channels 64 \
     --max_train_minutes "${DEMO_MINUTES:-3}" \
