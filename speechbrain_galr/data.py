@@ -1,41 +1,32 @@
-"""Data for separation recipes: wsj0-mix CSVs, dynamic mixing, corpora.
+"""Data for separation recipes: wsj0-mix CSVs and speaker corpora.
 
 * :func:`prepare_wsj0mix` turns the standard wsj0-mix layout
-  (``wav8k/min/{tr,cv,tt}/{mix,s1,s2[,s3]}``) into SpeechBrain CSVs.
+  (``wav8k/min/{tr,cv,tt}/{mix,s1,s2[,s3]}``) into SpeechBrain CSVs;
+  :func:`write_mixtures_csv` writes such mixture lists.
 * :class:`SpeakerCorpus` indexes a speaker-organised folder
-  (``<speaker>/<file>``, e.g. WSJ0 ``si_tr_s``) and reads random crops.
-* :class:`DynamicMixingDataset` makes mixtures on the fly from a
-  :class:`SpeakerCorpus` (random different speakers, random gains, fixed
-  length crops); it is map-style and every item is seeded by
-  ``(seed, epoch, index)``, so results do not depend on the number of
-  dataloader workers and a resumed epoch sees the same mixtures.
-* :func:`create_mixtures` writes a fixed corpus in the wsj0-mix layout from
-  a speaker-organised folder, with a speaker split (demo corpus, held-out
-  validation and test sets).
+  (``<speaker>/<file>``, e.g. WSJ0 ``si_tr_s``) and reads crops;
+  :func:`split_speakers` splits its speakers between training, validation
+  and test; :func:`draw_speaker_crops` draws crops of different speakers.
+
+Mixing them is :mod:`speechbrain_galr.mixing` (fixed corpora) and
+:mod:`speechbrain_galr.dynamic_mixing` (on the fly).
 
 Authors
  * speechbrain-galr contributors 2026
 """
 
+import csv
 import json
 import logging
 import os
 
 import numpy as np
 import soundfile as sf  # noqa: F401 (the doctests write files)
-import torch
 from tqdm import tqdm
 
 from speechbrain_galr.audio import AUDIO_EXTENSIONS, audio_info, read_audio
 from speechbrain_galr.audio_clips import split_count
-from speechbrain_galr.files import write_text_atomic
-from speechbrain_galr.mixing import (
-    mix_sources,
-    random_gains_db,
-    random_peak,
-    write_mixture,
-    write_mixtures_csv,
-)
+from speechbrain_galr.files import atomic_write, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +218,26 @@ def _write_split_csv(
     write_mixtures_csv(csv_path, rows)
 
 
+def write_mixtures_csv(path, rows):
+    """Writes ``rows`` (dicts, one per mixture; the columns are the keys of
+    the first) to the CSV ``path`` atomically and logs how many there are.
+
+    Example
+    -------
+    >>> path = str(getfixture("tmp_path") / "m.csv")
+    >>> write_mixtures_csv(path, [{"ID": "a", "duration": 1.5}])
+    >>> open(path).read().split()
+    ['ID,duration', 'a,1.5']
+    """
+    if not rows:
+        raise ValueError(f"no mixtures to write to {path}")
+    with atomic_write(path, newline="") as fout:
+        writer = csv.DictWriter(fout, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    logger.info(f"{path}: {len(rows)} mixtures")
+
+
 def _speaker_sort_key(name):
     """Numeric ids in numeric order (``19 < 103``), before other names."""
     return (0, int(name), name) if name.isdigit() else (1, 0, name)
@@ -378,7 +389,7 @@ class SpeakerCorpus:
         return read_audio(path, self.sample_rate, start, length).numpy()
 
 
-def _draw_sources(corpus, rng, num_spks, length, max_length=None):
+def draw_speaker_crops(corpus, rng, num_spks, length, max_length=None):
     """Crops of ``num_spks`` different random speakers' utterances.
 
     ``length`` None: the shortest utterance's length (wsj0-mix "min"), at
@@ -418,267 +429,3 @@ def _draw_sources(corpus, rng, num_spks, length, max_length=None):
         for s, u in zip(spks, utts)
     ]
     return sources, names
-
-
-class EpochSeededDataset(torch.utils.data.Dataset):
-    """Base of the dynamic-mixing datasets: new mixtures every epoch,
-    reproducible and resumable.
-
-    Item ``i`` of epoch ``e`` is made by :meth:`draw` with a generator
-    seeded by ``(seed, e, i)``: the same seed gives the same mixtures
-    whatever the number of dataloader workers, and an epoch resumed from a
-    mid-epoch checkpoint continues with the mixtures it would have seen.
-    Call :meth:`set_epoch` at the start of an epoch (``SeparationBrain``
-    does) to get new mixtures every epoch.
-
-    Arguments
-    ---------
-    num_mixtures : int
-        Items per epoch.
-    segment_seconds : float
-        Mixture length.
-    sample_rate : int
-        Sample rate.
-    seed : int
-        Base seed.
-    """
-
-    def __init__(self, num_mixtures, segment_seconds, sample_rate, seed):
-        if num_mixtures < 1 or segment_seconds <= 0:
-            raise ValueError(
-                "num_mixtures and segment_seconds must be positive, got "
-                f"{num_mixtures} and {segment_seconds}"
-            )
-        self.num_mixtures = int(num_mixtures)
-        self.segment_samples = int(round(segment_seconds * sample_rate))
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch):
-        """Selects the mixtures of epoch ``epoch``."""
-        self.epoch = int(epoch)
-
-    def __len__(self):
-        return self.num_mixtures
-
-    def __getitem__(self, index):
-        if not 0 <= index < self.num_mixtures:
-            raise IndexError(f"index {index} out of range {self.num_mixtures}")
-        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
-        return {"id": f"dm{self.epoch}_{index}", **self.draw(rng)}
-
-    def draw(self, rng):
-        """One item's signals (``mix_sig``, ``s1_sig``...) from ``rng``."""
-        raise NotImplementedError
-
-
-class DynamicMixingDataset(EpochSeededDataset):
-    """Mixtures made on the fly from a speaker-organised folder.
-
-    Item ``i`` of epoch ``e`` mixes crops of ``num_spks`` different random
-    speakers, drawn with a generator seeded by ``(seed, e, i)``
-    (:class:`EpochSeededDataset`).
-
-    Items are dicts with ``id``, ``mix_sig`` and ``s1_sig`` ... ``sC_sig``
-    (float tensors ``[T]``), the keys of the CSV datasets of the recipes, so
-    SpeechBrain's ``PaddedBatch`` collates them.
-
-    Arguments
-    ---------
-    folder : str or SpeakerCorpus
-        Speaker-organised folder (``<speaker>/<file>``) or its corpus.
-    num_mixtures : int
-        Items per epoch.
-    num_spks : int
-        Sources per mixture.
-    segment_seconds : float
-        Mixture length; shorter utterances are zero-padded.
-    sample_rate : int
-        Sample rate.
-    gain_db_range : float
-        Spread of the random source gains in dB.
-    speakers : list of str or None
-        Speakers to use (e.g. a training split); None for all.
-    seed : int
-        Base seed.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     for spk in ("a", "b", "c"):
-    ...         os.makedirs(f"{tmp}/{spk}")
-    ...         noise = np.random.default_rng(0).standard_normal(9000)
-    ...         sf.write(f"{tmp}/{spk}/1.wav", 0.1 * noise, 8000)
-    ...     data = DynamicMixingDataset(tmp, num_mixtures=4, segment_seconds=1)
-    ...     item = data[0]
-    ...     len(data), item["mix_sig"].shape, item["s2_sig"].shape
-    (4, torch.Size([8000]), torch.Size([8000]))
-    """
-
-    def __init__(
-        self,
-        folder,
-        num_mixtures,
-        num_spks=2,
-        segment_seconds=4.0,
-        sample_rate=8000,
-        gain_db_range=5.0,
-        speakers=None,
-        seed=1234,
-    ):
-        self.corpus = SpeakerCorpus.of(folder, speakers, sample_rate)
-        if len(self.corpus.speakers) < num_spks:
-            raise ValueError(
-                f"{len(self.corpus.speakers)} speakers cannot make "
-                f"{num_spks}-speaker mixtures of different speakers"
-            )
-        super().__init__(num_mixtures, segment_seconds, sample_rate, seed)
-        self.num_spks = num_spks
-        self.gain_db_range = gain_db_range
-
-    def draw(self, rng):
-        """A mixture of ``num_spks`` speakers and its sources."""
-        sources, _ = _draw_sources(
-            self.corpus, rng, self.num_spks, self.segment_samples
-        )
-        mixture, sources = mix_sources(sources, rng, self.gain_db_range)
-        item = {"mix_sig": mixture}
-        for i, source in enumerate(sources):
-            item[f"s{i + 1}_sig"] = source
-        return item
-
-
-def create_mixtures(
-    speaker_folder,
-    out_folder,
-    num_mixtures,
-    num_spks=2,
-    speakers=None,
-    sample_rate=8000,
-    max_seconds=None,
-    gain_db_range=5.0,
-    seed=1234,
-):
-    """Writes a fixed mixture corpus in the wsj0-mix layout.
-
-    ``<out_folder>/wav{sr/1000}k/min/{split}/{mix,s1,...}/<ID>.wav``, where
-    each mixture mixes utterances of different random speakers of that
-    split, truncated to the shortest one (wsj0-mix "min") or to a random
-    ``max_seconds`` crop of each, at random gains and peak level
-    (:func:`speechbrain_galr.mixing.write_mixture`).
-    :func:`prepare_wsj0mix` reads the result.
-
-    Arguments
-    ---------
-    speaker_folder : str
-        Folder of ``<speaker>/<file>`` utterances.
-    out_folder : str
-        Corpus root (the ``<N>speakers`` folder of wsj0-mix).
-    num_mixtures : dict
-        Split name (e.g. ``tr``, ``cv``, ``tt``) to number of mixtures.
-    num_spks : int
-        Sources per mixture.
-    speakers : dict or None
-        Split name to list of speakers (see :func:`split_speakers`); None
-        uses every speaker for every split.
-    sample_rate : int
-        Sample rate of the written files.
-    max_seconds : float or None
-        Longest mixture (a random crop of the common part).
-    gain_db_range : float
-        Spread of the random source gains in dB.
-    seed : int
-        Seed; each split has its own generator.
-
-    Returns
-    -------
-    str
-        The ``wav8k/min`` folder.  With ``speakers``, the split is also
-        written to ``<out_folder>/speakers_<split>.txt``.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     for spk in ("a", "b", "c"):
-    ...         os.makedirs(f"{tmp}/spk/{spk}")
-    ...         noise = np.random.default_rng(0).standard_normal(4000)
-    ...         sf.write(f"{tmp}/spk/{spk}/1.wav", 0.1 * noise, 8000)
-    ...     root = create_mixtures(f"{tmp}/spk", f"{tmp}/mix", {"tt": 2})
-    ...     sorted(os.listdir(root + "/tt")), len(os.listdir(root + "/tt/mix"))
-    (['mix', 's1', 's2'], 2)
-    """
-    root = os.path.join(out_folder, f"wav{sample_rate // 1000}k", "min")
-    os.makedirs(root, exist_ok=True)
-    if speakers is not None:
-        # the speaker split, e.g. for dynamic mixing on the training part
-        for split, names in speakers.items():
-            path = os.path.join(out_folder, f"speakers_{split}.txt")
-            write_text_atomic(path, "".join(f"{name}\n" for name in names))
-    for split, count in sorted(num_mixtures.items()):
-        split_speakers_ = None if speakers is None else speakers[split]
-        corpus = SpeakerCorpus(speaker_folder, split_speakers_, sample_rate)
-        # one generator per split name: a split is the same whether or not
-        # the others are made in the same call
-        rng = np.random.default_rng([seed, *split.encode()])
-        max_length = None
-        if max_seconds is not None:
-            max_length = int(max_seconds * sample_rate)
-        for index in tqdm(range(count), desc=f"mixing {split}", leave=False):
-            sources, names = _draw_sources(
-                corpus, rng, num_spks, None, max_length
-            )
-            write_mixture(
-                os.path.join(root, split),
-                f"{index:05d}_" + "_".join(names),
-                sources,
-                random_gains_db(rng, num_spks, gain_db_range),
-                random_peak(rng),
-                sample_rate,
-            )
-    return root
-
-
-def main(argv=None):
-    """Command line of :func:`create_mixtures` with a speaker split."""
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        description="Writes a wsj0-mix-layout corpus (wav8k/min/{tr,cv,tt}) "
-        "from a speaker-organised folder, splitting the sorted speakers: the "
-        "last --num_test_speakers for tt, the --num_valid_speakers before "
-        "them for cv, the rest for tr (speakers_<split>.txt lists them)."
-    )
-    parser.add_argument("speaker_folder", help="folder of <speaker>/<file>")
-    parser.add_argument("out_folder", help="corpus root to write")
-    parser.add_argument("--num_spks", type=int, default=2)
-    parser.add_argument("--num_valid_speakers", type=int, default=20)
-    parser.add_argument("--num_test_speakers", type=int, default=20)
-    parser.add_argument("--num_train", type=int, default=0)
-    parser.add_argument("--num_valid", type=int, default=20)
-    parser.add_argument("--num_test", type=int, default=100)
-    parser.add_argument("--max_seconds", type=float, default=None)
-    parser.add_argument("--sample_rate", type=int, default=8000)
-    parser.add_argument("--seed", type=int, default=1234)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    speakers = split_speakers(
-        args.speaker_folder, args.num_valid_speakers, args.num_test_speakers
-    )
-    counts = {"tr": args.num_train, "cv": args.num_valid, "tt": args.num_test}
-    root = create_mixtures(
-        args.speaker_folder,
-        args.out_folder,
-        {split: n for split, n in counts.items() if n > 0},
-        num_spks=args.num_spks,
-        speakers=speakers,
-        sample_rate=args.sample_rate,
-        max_seconds=args.max_seconds,
-        seed=args.seed,
-    )
-    print(root)
-
-
-if __name__ == "__main__":
-    main()

@@ -10,7 +10,7 @@ so the recipes can be run end to end on a fresh machine::
     python -m speechbrain_galr.demo --out demo_data
 
 writes ``demo_data/speakers/<speaker>/<utt>.wav`` and, from them, with
-:func:`speechbrain_galr.data.create_mixtures`,
+:func:`speechbrain_galr.mixing.create_mixtures`,
 ``demo_data/2speakers/wav8k/min/{tr,cv,tt}/{mix,s1,s2}`` with different
 speakers in training, validation and test.
 
@@ -26,7 +26,8 @@ import numpy as np
 from tqdm import tqdm
 
 from speechbrain_galr.audio import write_wav
-from speechbrain_galr.data import create_mixtures, split_speakers
+from speechbrain_galr.data import split_speakers
+from speechbrain_galr.mixing import create_mixtures
 
 logger = logging.getLogger(__name__)
 

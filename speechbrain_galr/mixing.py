@@ -1,9 +1,9 @@
 """Mixing sources at given gains, and writing mixture corpora.
 
-The core that the four corpus creators share
-(:func:`speechbrain_galr.data.create_mixtures`, which ``demo.py`` uses, the
-LibriMix recipe's ``simulate_librimix.py`` and the WSJ0Music recipe's
-``create_wsj0music.py``), and that dynamic mixing uses in memory:
+The core that the four corpus creators share (:func:`create_mixtures`
+here, which ``demo.py`` uses, the LibriMix recipe's ``simulate_librimix.py``
+and the WSJ0Music recipe's ``create_wsj0music.py``), and that dynamic
+mixing (:mod:`speechbrain_galr.dynamic_mixing`) uses in memory:
 
 * :func:`mix_at_gains`: the mixing rule.  Every source is scaled to unit
   mean power times its gain (in dB), and all of them together so that the
@@ -11,22 +11,34 @@ LibriMix recipe's ``simulate_librimix.py`` and the WSJ0Music recipe's
   speech-to-music ratio and speech-to-noise ratio are all gains here.
 * :func:`write_mixture`: mixes with that rule and writes the mixture(s)
   and the scaled sources, one WAV per sub-folder, atomically; it returns
-  the paths for the corpus' CSV row, which :func:`write_mixtures_csv`
-  writes (atomically too) once the corpus is complete.
+  the paths for the corpus' CSV row, which
+  :func:`speechbrain_galr.data.write_mixtures_csv` writes (atomically too)
+  once the corpus is complete.
 * :func:`mix_sources`: random gains and peak level (wsj0-mix style).
+* :func:`create_mixtures`: a fixed corpus in the wsj0-mix layout from a
+  speaker-organised folder, with a speaker split (demo corpus, held-out
+  validation and test sets); ``python -m speechbrain_galr.mixing`` is its
+  command line.
 
 Authors
  * speechbrain-galr contributors 2026
 """
 
-import csv
 import logging
 import os
 
+import numpy as np
+import soundfile as sf  # noqa: F401 (the doctests write files)
 import torch
+from tqdm import tqdm
 
 from speechbrain_galr.audio import write_wav
-from speechbrain_galr.files import atomic_write
+from speechbrain_galr.data import (
+    SpeakerCorpus,
+    draw_speaker_crops,
+    split_speakers,
+)
+from speechbrain_galr.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -199,21 +211,136 @@ def write_mixture(
     return signals, paths
 
 
-def write_mixtures_csv(path, rows):
-    """Writes ``rows`` (dicts, one per mixture; the columns are the keys of
-    the first) to the CSV ``path`` atomically and logs how many there are.
+def create_mixtures(
+    speaker_folder,
+    out_folder,
+    num_mixtures,
+    num_spks=2,
+    speakers=None,
+    sample_rate=8000,
+    max_seconds=None,
+    gain_db_range=5.0,
+    seed=1234,
+):
+    """Writes a fixed mixture corpus in the wsj0-mix layout.
+
+    ``<out_folder>/wav{sr/1000}k/min/{split}/{mix,s1,...}/<ID>.wav``, where
+    each mixture mixes utterances of different random speakers of that
+    split, truncated to the shortest one (wsj0-mix "min") or to a random
+    ``max_seconds`` crop of each, at random gains and peak level
+    (:func:`speechbrain_galr.mixing.write_mixture`).
+    :func:`prepare_wsj0mix` reads the result.
+
+    Arguments
+    ---------
+    speaker_folder : str
+        Folder of ``<speaker>/<file>`` utterances.
+    out_folder : str
+        Corpus root (the ``<N>speakers`` folder of wsj0-mix).
+    num_mixtures : dict
+        Split name (e.g. ``tr``, ``cv``, ``tt``) to number of mixtures.
+    num_spks : int
+        Sources per mixture.
+    speakers : dict or None
+        Split name to list of speakers (see :func:`split_speakers`); None
+        uses every speaker for every split.
+    sample_rate : int
+        Sample rate of the written files.
+    max_seconds : float or None
+        Longest mixture (a random crop of the common part).
+    gain_db_range : float
+        Spread of the random source gains in dB.
+    seed : int
+        Seed; each split has its own generator.
+
+    Returns
+    -------
+    str
+        The ``wav8k/min`` folder.  With ``speakers``, the split is also
+        written to ``<out_folder>/speakers_<split>.txt``.
 
     Example
     -------
-    >>> path = str(getfixture("tmp_path") / "m.csv")
-    >>> write_mixtures_csv(path, [{"ID": "a", "duration": 1.5}])
-    >>> open(path).read().split()
-    ['ID,duration', 'a,1.5']
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     for spk in ("a", "b", "c"):
+    ...         os.makedirs(f"{tmp}/spk/{spk}")
+    ...         noise = np.random.default_rng(0).standard_normal(4000)
+    ...         sf.write(f"{tmp}/spk/{spk}/1.wav", 0.1 * noise, 8000)
+    ...     root = create_mixtures(f"{tmp}/spk", f"{tmp}/mix", {"tt": 2})
+    ...     sorted(os.listdir(root + "/tt")), len(os.listdir(root + "/tt/mix"))
+    (['mix', 's1', 's2'], 2)
     """
-    if not rows:
-        raise ValueError(f"no mixtures to write to {path}")
-    with atomic_write(path, newline="") as fout:
-        writer = csv.DictWriter(fout, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    logger.info(f"{path}: {len(rows)} mixtures")
+    root = os.path.join(out_folder, f"wav{sample_rate // 1000}k", "min")
+    os.makedirs(root, exist_ok=True)
+    if speakers is not None:
+        # the speaker split, e.g. for dynamic mixing on the training part
+        for split, names in speakers.items():
+            path = os.path.join(out_folder, f"speakers_{split}.txt")
+            write_text_atomic(path, "".join(f"{name}\n" for name in names))
+    for split, count in sorted(num_mixtures.items()):
+        split_speakers_ = None if speakers is None else speakers[split]
+        corpus = SpeakerCorpus(speaker_folder, split_speakers_, sample_rate)
+        # one generator per split name: a split is the same whether or not
+        # the others are made in the same call
+        rng = np.random.default_rng([seed, *split.encode()])
+        max_length = None
+        if max_seconds is not None:
+            max_length = int(max_seconds * sample_rate)
+        for index in tqdm(range(count), desc=f"mixing {split}", leave=False):
+            sources, names = draw_speaker_crops(
+                corpus, rng, num_spks, None, max_length
+            )
+            write_mixture(
+                os.path.join(root, split),
+                f"{index:05d}_" + "_".join(names),
+                sources,
+                random_gains_db(rng, num_spks, gain_db_range),
+                random_peak(rng),
+                sample_rate,
+            )
+    return root
+
+
+def main(argv=None):
+    """Command line of :func:`create_mixtures` with a speaker split."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description="Writes a wsj0-mix-layout corpus (wav8k/min/{tr,cv,tt}) "
+        "from a speaker-organised folder, splitting the sorted speakers: the "
+        "last --num_test_speakers for tt, the --num_valid_speakers before "
+        "them for cv, the rest for tr (speakers_<split>.txt lists them)."
+    )
+    parser.add_argument("speaker_folder", help="folder of <speaker>/<file>")
+    parser.add_argument("out_folder", help="corpus root to write")
+    parser.add_argument("--num_spks", type=int, default=2)
+    parser.add_argument("--num_valid_speakers", type=int, default=20)
+    parser.add_argument("--num_test_speakers", type=int, default=20)
+    parser.add_argument("--num_train", type=int, default=0)
+    parser.add_argument("--num_valid", type=int, default=20)
+    parser.add_argument("--num_test", type=int, default=100)
+    parser.add_argument("--max_seconds", type=float, default=None)
+    parser.add_argument("--sample_rate", type=int, default=8000)
+    parser.add_argument("--seed", type=int, default=1234)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    speakers = split_speakers(
+        args.speaker_folder, args.num_valid_speakers, args.num_test_speakers
+    )
+    counts = {"tr": args.num_train, "cv": args.num_valid, "tt": args.num_test}
+    root = create_mixtures(
+        args.speaker_folder,
+        args.out_folder,
+        {split: n for split, n in counts.items() if n > 0},
+        num_spks=args.num_spks,
+        speakers=speakers,
+        sample_rate=args.sample_rate,
+        max_seconds=args.max_seconds,
+        seed=args.seed,
+    )
+    print(root)
+
+
+if __name__ == "__main__":
+    main()

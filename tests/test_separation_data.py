@@ -8,12 +8,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_galr.data import (
-    DynamicMixingDataset,
-    create_mixtures,
-    prepare_wsj0mix,
-    split_speakers,
-)
+from speechbrain_galr.data import prepare_wsj0mix, split_speakers
+from speechbrain_galr.dynamic_mixing import DynamicMixingDataset
+from speechbrain_galr.mixing import create_mixtures
 
 
 def _speaker_folder(root, num_speakers=5, utts=2, sample_rate=8000):

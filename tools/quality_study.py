@@ -7,7 +7,7 @@ once, each for the same wall-clock training budget (``max_train_minutes``)
 on the same data: training mixtures made on the fly (dynamic mixing) from
 the training speakers of a ``<speaker>/<file>`` folder, fixed validation
 and test mixtures of held-out speakers made once by
-:func:`speechbrain_galr.data.create_mixtures`.  The recipe tests each run's
+:func:`speechbrain_galr.mixing.create_mixtures`.  The recipe tests each run's
 best checkpoint on the test speakers; this tool gathers the results in a
 table (``<results>.md``, ``<results>.csv``) and draws the validation curves
 (``<results>.png``)::
@@ -132,7 +132,8 @@ def make_heldout_corpus(speaker_folder, corpus_folder, args):
     str
         The file listing the training speakers.
     """
-    from speechbrain_galr.data import create_mixtures, split_speakers
+    from speechbrain_galr.data import split_speakers
+    from speechbrain_galr.mixing import create_mixtures
 
     root = os.path.join(corpus_folder, "wav8k", "min")
     splits = {

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from speechbrain_galr.audio_clips import ClipFolder, scale_to_ratio
-from speechbrain_galr.data import DynamicMixingDataset
+from speechbrain_galr.dynamic_mixing import DynamicMixingDataset
 
 
 def add_noise(mixture, sources, noise, snr_db, peak=0.9):
@@ -66,8 +66,8 @@ def add_noise(mixture, sources, noise, snr_db, peak=0.9):
 
 
 class NoisyDynamicMixingDataset(DynamicMixingDataset):
-    """Dynamic mixing (:class:`speechbrain_galr.data.DynamicMixingDataset`)
-    with noise from a folder added to every mixture.
+    """Dynamic mixing (:class:`speechbrain_galr.dynamic_mixing.
+    DynamicMixingDataset`) with noise from a folder added to every mixture.
 
     The noise of item ``i`` of epoch ``e`` is a random non-silent crop of a
     random file of ``noise``, at a speech-to-noise ratio drawn uniformly in

@@ -50,6 +50,7 @@ from speechbrain_galr.audio_clips import (
 from speechbrain_galr.data import (
     SpeakerCorpus,
     split_speakers,
+    write_mixtures_csv,
 )
 from speechbrain_galr.mixing import (
     mix_at_gains,
@@ -57,7 +58,6 @@ from speechbrain_galr.mixing import (
     random_peak,
     source_layout,
     write_mixture,
-    write_mixtures_csv,
 )
 
 logger = logging.getLogger(__name__)

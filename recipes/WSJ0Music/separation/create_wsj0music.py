@@ -50,12 +50,12 @@ from speechbrain_galr.data import (
     SPLITS,
     SpeakerCorpus,
     split_speakers,
+    write_mixtures_csv,
 )
 from speechbrain_galr.files import write_text_atomic
 from speechbrain_galr.mixing import (
     random_peak,
     write_mixture,
-    write_mixtures_csv,
 )
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from speechbrain_galr.audio_clips import ClipFolder
-from speechbrain_galr.data import EpochSeededDataset, SpeakerCorpus
+from speechbrain_galr.data import SpeakerCorpus
+from speechbrain_galr.dynamic_mixing import EpochSeededDataset
 from speechbrain_galr.metrics import separation_scores
 from speechbrain_galr.mixing import mix_at_gains, random_peak
 from speechbrain_galr.separation import SeparationBrain
@@ -116,12 +117,12 @@ class SpeechMusicDataset(EpochSeededDataset):
     """Speech-music mixtures made on the fly (dynamic mixing).
 
     Item ``i`` of epoch ``e`` is drawn with a generator seeded by
-    ``(seed, e, i)``, as :class:`speechbrain_galr.data.DynamicMixingDataset`
-    does: a random utterance of a random speaker, cropped to
-    ``segment_seconds`` (zero-padded when shorter), a random non-silent
-    crop of a random track, and an SMR uniform in ``smr_db``.  Items are
-    dicts with ``id``, ``mix_sig``, ``s1_sig`` (speech) and ``s2_sig``
-    (music).
+    ``(seed, e, i)``, as :class:`speechbrain_galr.dynamic_mixing.
+    DynamicMixingDataset` does: a random utterance of a random speaker,
+    cropped to ``segment_seconds`` (zero-padded when shorter), a random
+    non-silent crop of a random track, and an SMR uniform in ``smr_db``.
+    Items are dicts with ``id``, ``mix_sig``, ``s1_sig`` (speech) and
+    ``s2_sig`` (music).
 
     Arguments
     ---------
