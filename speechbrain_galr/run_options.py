@@ -26,10 +26,10 @@ _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
 
 
 @functools.lru_cache(maxsize=None)
-def cpu_has_fast_bf16():
+def cpu_has_fast_bf16(cpuinfo="/proc/cpuinfo"):
     """Whether this CPU has bf16 arithmetic instructions (read from the
-    ``flags`` / ``Features`` lines of ``/proc/cpuinfo``; False where that
-    file does not exist).
+    ``flags`` / ``Features`` lines of ``cpuinfo``; False where that file
+    does not exist).
 
     Example
     -------
@@ -37,7 +37,7 @@ def cpu_has_fast_bf16():
     True
     """
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fin:
+        with open(cpuinfo, encoding="utf-8") as fin:
             text = fin.read()
     except OSError:
         return False

@@ -381,3 +381,260 @@ def test_from_hparams_rejects_missing_folders(tmp_path):
         GALRSeparation.from_hparams(source=str(tmp_path / "nowhere"))
     with pytest.raises(FileNotFoundError, match="hyperparams.yaml"):
         GALRSeparation.from_hparams(source=str(tmp_path))
+
+
+# --- issue 14: what is left on disk, checked options, clear errors -------
+
+
+def wav_bytes(folder):
+    """{name: bytes} of the files of a folder (hidden ones included)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_outputs_are_not_replaced_without_overwrite(tmp_path):
+    model = tiny_model()
+    out = tmp_path / "out"
+    mix = write_wav(tmp_path / "mix.wav", 0.3 * torch.randn(4000), 8000)
+    model.separate_file_to_folder(mix, out)
+    before = wav_bytes(out)
+    other = tmp_path / "other"
+    other.mkdir()
+    same_name = str(other / "mix.flac")  # another input, the same stem
+    sf.write(same_name, 0.3 * np.random.randn(6000), 8000)
+    for path in (mix, same_name):
+        with pytest.raises(FileExistsError, match="--overwrite"):
+            model.separate_file_to_folder(path, out)
+        assert wav_bytes(out) == before
+    written = model.separate_file_to_folder(same_name, out, overwrite=True)
+    assert [sf.info(p).frames for p in written] == [6000, 6000]
+    assert sorted(os.listdir(out)) == ["mix_source1.wav", "mix_source2.wav"]
+    with pytest.raises(FileExistsError, match="is a file"):
+        model.separate_file_to_folder(mix, tmp_path / "mix.wav")
+
+
+class FailingModel:
+    """Wraps a model; ``separate_batch`` raises on call ``fail_at``."""
+
+    def __init__(self, model, fail_at):
+        self.model, self.fail_at, self.calls = model, fail_at, 0
+
+    def __call__(self, mix, lengths=None):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise RuntimeError("model failed")
+        return self.model.mods.model(mix)
+
+
+def test_a_failed_run_keeps_the_old_outputs_and_no_work_folder(tmp_path):
+    model = tiny_model()
+    out = tmp_path / "out"
+    mix = write_wav(tmp_path / "mix.wav", 0.3 * torch.randn(24000), 8000)
+    model.separate_file_to_folder(mix, out, chunk_seconds=1.0)
+    before = wav_bytes(out)
+    model.separate_batch = FailingModel(model, fail_at=2)
+    with pytest.raises(RuntimeError, match="model failed"):
+        model.separate_file_to_folder(
+            mix, out, chunk_seconds=1.0, overwrite=True
+        )
+    assert wav_bytes(out) == before  # no .galr-* work folder either
+
+
+def test_a_failed_final_write_leaves_complete_files(tmp_path, monkeypatch):
+    from speechbrain_galr import file_separation
+
+    model = tiny_model()
+    out = tmp_path / "out"
+    old = write_wav(tmp_path / "mix.wav", 0.3 * torch.randn(4000), 8000)
+    model.separate_file_to_folder(old, out)
+    before = wav_bytes(out)
+    (tmp_path / "new").mkdir()
+    new = write_wav(tmp_path / "new" / "mix.wav", 0.3 * torch.randn(9000), 8000)
+    real = file_separation.atomic_path
+    calls = []
+
+    def second_write_fails(path, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device", kwargs["temp_folder"])
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(file_separation, "atomic_path", second_write_fails)
+    with pytest.raises(OSError) as failure:
+        model.separate_file_to_folder(new, out, overwrite=True)
+    # the message names the user's folder, not the hidden work folder
+    assert str(out) in str(failure.value)
+    assert ".galr" not in str(failure.value)
+    assert "No space left on device" in str(failure.value)
+    # source 1 is the new complete file, source 2 the old complete one
+    assert sorted(os.listdir(out)) == ["mix_source1.wav", "mix_source2.wav"]
+    assert sf.info(str(out / "mix_source1.wav")).frames == 9000
+    assert (out / "mix_source2.wav").read_bytes() == before["mix_source2.wav"]
+
+
+def test_work_folders_of_dead_runs_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from speechbrain_galr.file_separation import remove_stale_work_folders
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+    )
+    dead = tmp_path / f".galr-work-{int(gone.stdout)}-abc"
+    alive = tmp_path / f".galr-work-{os.getppid()}-def"
+    for folder in (dead, alive):
+        folder.mkdir()
+        (folder / "raw0.wav").write_bytes(b"x")
+    remove_stale_work_folders(str(tmp_path))
+    assert not dead.exists() and alive.exists()
+
+
+@pytest.mark.parametrize(
+    "chunk, overlap, words",
+    [
+        (-5, None, "chunk length"),
+        (0.001, None, "chunk length"),
+        (float("nan"), None, "chunk length"),
+        (float("inf"), None, "chunk length"),
+        (1.0, 0.6, "half the chunk length"),
+        (1.0, 0.0, "chunk overlap"),
+        (1.0, float("nan"), "chunk overlap"),
+    ],
+)
+def test_chunk_settings_are_checked(tmp_path, chunk, overlap, words):
+    model = tiny_model()
+    mix = torch.randn(1, 8000)
+    with pytest.raises(ValueError, match=words):
+        model.separate_chunked(mix, chunk, overlap)
+    path = write_wav(tmp_path / "mix.wav", 0.3 * torch.randn(8000), 8000)
+    with pytest.raises(ValueError, match=words):
+        model.separate_file_to_folder(path, tmp_path / "out", chunk, overlap)
+    assert not (tmp_path / "out").exists()
+
+
+def test_truncated_wav_warns_with_both_lengths(tmp_path, caplog):
+    from speechbrain_galr.audio import audio_info
+
+    path = write_wav(tmp_path / "cut.wav", 0.3 * torch.randn(16000), 8000)
+    data = open(path, "rb").read()
+    with open(path, "wb") as fout:  # half of the samples (2 bytes each)
+        fout.write(data[: len(data) - 16000])
+    with caplog.at_level("WARNING"):
+        frames = audio_info(path).frames
+    assert frames == 8000
+    assert "truncated" in caplog.text
+    assert "2.00 s" in caplog.text and "1.00 s" in caplog.text
+    assert tiny_model().separate_file(path).shape == (1, 8000, 2)
+
+
+def test_separate_batch_converts_float64_and_rejects_integers():
+    model = tiny_model()
+    mix = torch.randn(2, 1000, dtype=torch.float64)
+    est = model.separate_batch(mix)
+    assert est.dtype == torch.float32
+    torch.testing.assert_close(est, model.separate_batch(mix.float()))
+    with pytest.raises(ValueError, match="floating-point"):
+        model.separate_batch(torch.zeros(1, 100, dtype=torch.int16))
+
+
+def test_all_sources_are_written_and_counted(tmp_path, caplog):
+    path = write_wav(tmp_path / "mix.wav", 0.3 * torch.randn(4000), 8000)
+    three = tiny_model(num_spks=3)
+    assert three.num_sources == 3
+    assert len(three.separate_file_to_folder(path, tmp_path / "a")) == 3
+    # a yaml whose num_spks does not match its model (edited by hand)
+    hparams = tiny_hparams()
+    hparams["num_spks"] = 3
+    edited = GALRSeparation(hparams["modules"], hparams)
+    with caplog.at_level("WARNING"):
+        assert edited.num_sources == 2
+    assert "num_spks: 3" in caplog.text and "2 sources" in caplog.text
+
+
+def test_missing_paths_that_look_local_are_not_found_at_once(
+    tmp_path, monkeypatch
+):
+    from speechbrain_galr import user_paths
+
+    def no_hub(*args):
+        raise AssertionError("the hub was asked about a local path")
+
+    monkeypatch.setattr(user_paths, "_check_hub_entry", no_hub)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "a").mkdir()
+    with pytest.raises(FileNotFoundError, match="not found: models/my-galr"):
+        GALRSeparation.from_hparams(source="models/my-galr")
+    with pytest.raises(FileNotFoundError, match="not found: ./my-galr"):
+        GALRSeparation.from_hparams(source="./my-galr")
+    with pytest.raises(AudioInputError, match="not found: a/b/c.wav"):
+        tiny_model().separate_file("a/b/c.wav")
+    # hub-shaped paths are looked up once; a failed look-up is "not found"
+    monkeypatch.setattr(
+        user_paths, "_check_hub_entry", lambda *a: "no hub repository x/y"
+    )
+    with pytest.raises(FileNotFoundError, match="no hub repository"):
+        GALRSeparation.from_hparams(source="owner/model")
+    with pytest.raises(AudioInputError, match="no hub repository"):
+        tiny_model().separate_file("owner/repo/mix.wav")
+
+
+# --- device and precision (issue 14 item 5, issue 15) --------------------
+
+
+def test_bad_devices_give_one_line_errors():
+    from speechbrain_galr.run_options import check_device
+
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        tiny_model_with(device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            tiny_model_with(device="cuda")
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            check_device("cuda:1")
+
+
+def tiny_model_with(**run_opts):
+    hparams = tiny_hparams()
+    return GALRSeparation(hparams["modules"], hparams, run_opts=run_opts)
+
+
+@pytest.mark.parametrize(
+    "flags, fast", [("avx512f avx512_bf16", True), ("avx2 avx512f", False)]
+)
+def test_bf16_detection_reads_the_cpu_flags(tmp_path, flags, fast):
+    from speechbrain_galr.run_options import cpu_has_fast_bf16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 {flags}\n")
+    assert cpu_has_fast_bf16(str(cpuinfo)) is fast
+    assert cpu_has_fast_bf16(str(tmp_path / "none")) is False
+
+
+@pytest.mark.parametrize("fast, expected", [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_is_bf16_only_on_a_fast_bf16_cpu(
+    monkeypatch, fast, expected
+):
+    from speechbrain_galr import run_options
+
+    monkeypatch.setattr(run_options, "cpu_has_fast_bf16", lambda: fast)
+    model = tiny_model_with(device="cpu", precision="auto")
+    assert model.precision == expected
+    with pytest.raises(ValueError, match="unknown precision"):
+        tiny_model_with(precision="int8")
+
+
+def test_bf16_separation_is_close_to_fp32(trained):
+    generator = torch.Generator().manual_seed(5)
+    sources = synthetic_sources(1, 3 * 8000, generator)
+    mix = sources.sum(-1)
+    bf16 = GALRSeparation(
+        trained.mods, vars(trained.hparams), run_opts={"precision": "bf16"}
+    )
+    assert bf16.precision == "bf16"
+    est = bf16.separate_chunked(mix, chunk_seconds=1.0)
+    assert est.dtype == torch.float32
+    fp32_db = si_snr_pit(sources, trained.separate_chunked(mix, 1.0))
+    assert abs(si_snr_pit(sources, est) - fp32_db) < 0.5
