@@ -28,7 +28,8 @@ import os
 from tqdm import tqdm
 
 from speechbrain_galr.audio_clips import audio_info
-from speechbrain_galr.data import write_mixtures_csv
+from speechbrain_galr.data import data_root_path, write_mixtures_csv
+from speechbrain_galr.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -147,10 +148,11 @@ def prepare_librimix(
     for stage, names in splits.items():
         rows = []
         for split in names:
-            rows += _split_rows(root, split, subfolders, num_spks, sample_rate)
+            rows += _split_rows(
+                root, split, subfolders, num_spks, sample_rate, data_folder
+            )
         write_mixtures_csv(csv_paths[stage], rows)
-    with open(options_path, "w") as fout:
-        json.dump(options, fout)
+    write_text_atomic(options_path, json.dumps(options))
     return csv_paths
 
 
@@ -213,8 +215,9 @@ def _read_metadata(root, split, mixture_type, num_spks):
     return rows
 
 
-def _split_rows(root, split, subfolders, num_spks, sample_rate):
-    """The CSV rows of one split, every file checked."""
+def _split_rows(root, split, subfolders, num_spks, sample_rate, data_folder):
+    """The CSV rows of one split, every file checked; the paths start with
+    ``$data_root``, the ``data_folder``."""
     mixture_type = subfolders[0]
     entries = _read_metadata(root, split, mixture_type, num_spks)
     if entries is None:
@@ -244,9 +247,7 @@ def _split_rows(root, split, subfolders, num_spks, sample_rate):
     rows = []
     for mix_id, length in tqdm(entries, desc=f"LibriMix {split}", leave=False):
         paths = {
-            sub: os.path.abspath(
-                os.path.join(root, split, sub, f"{mix_id}.wav")
-            )
+            sub: os.path.join(root, split, sub, f"{mix_id}.wav")
             for sub in subfolders
         }
         if length in (None, ""):
@@ -254,9 +255,9 @@ def _split_rows(root, split, subfolders, num_spks, sample_rate):
         row = {
             "ID": f"{split}_{mix_id}",
             "duration": int(float(length)) / sample_rate,
-            "mix_wav": paths[mixture_type],
+            "mix_wav": data_root_path(paths[mixture_type], data_folder),
         }
         for sub in subfolders[1:]:
-            row[f"{sub}_wav"] = paths[sub]
+            row[f"{sub}_wav"] = data_root_path(paths[sub], data_folder)
         rows.append(row)
     return rows
