@@ -75,7 +75,7 @@ def list_audio_files(folder, extensions=AUDIO_EXTENSIONS, what="audio"):
     return sorted(paths)
 
 
-def split_names(names, num_valid, num_test):
+def split_names(names, num_valid, num_test, min_train=1, sort_key=None):
     """Splits sorted names into ``tr``, ``cv`` and ``tt`` (in that order).
 
     The first names are for training, the next ``num_valid`` for
@@ -86,11 +86,15 @@ def split_names(names, num_valid, num_test):
     Arguments
     ---------
     names : list of str
-        Names to split; sorted here.
+        Names to split; sorted here (by ``sort_key`` if given).
     num_valid : int or float
         Names for validation: a count, or a fraction in (0, 1).
     num_test : int or float
         Names for testing: a count, or a fraction in (0, 1).
+    min_train : int
+        Fewest names left for training.
+    sort_key : callable or None
+        Sort key of the names.
 
     Returns
     -------
@@ -102,14 +106,14 @@ def split_names(names, num_valid, num_test):
     >>> split_names(["c", "a", "d", "b", "e"], 1, 0.2)
     {'tr': ['a', 'b', 'c'], 'cv': ['d'], 'tt': ['e']}
     """
-    names = sorted(names)
+    names = sorted(names, key=sort_key)
     valid = split_count(num_valid, len(names), "num_valid")
     test = split_count(num_test, len(names), "num_test")
     train = len(names) - valid - test
-    if train < 1:
+    if train < min_train:
         raise ValueError(
-            f"{len(names)} names cannot give {valid} for validation, "
-            f"{test} for testing and at least one for training"
+            f"{len(names)} names are too few for {valid} validation, "
+            f"{test} test and {min_train} training names"
         )
     return {
         "tr": names[:train],

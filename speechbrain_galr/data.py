@@ -25,7 +25,7 @@ import soundfile as sf  # noqa: F401 (the doctests write files)
 from tqdm import tqdm
 
 from speechbrain_galr.audio import AUDIO_EXTENSIONS, audio_info, read_audio
-from speechbrain_galr.audio_clips import split_count
+from speechbrain_galr.audio_clips import split_names
 from speechbrain_galr.files import atomic_write, write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -274,20 +274,10 @@ def split_speakers(folder, num_valid, num_test):
         ``tr``, ``cv``, ``tt`` to lists of speaker names.
     """
     speakers = list_speakers(folder)
-    num_valid = split_count(num_valid, len(speakers), "num_valid")
-    num_test = split_count(num_test, len(speakers), "num_test")
-    num_train = len(speakers) - num_valid - num_test
-    if num_train < 2:
-        raise ValueError(
-            f"{folder} has {len(speakers)} speakers: too few for "
-            f"{num_valid} validation and {num_test} test speakers plus two "
-            "for training"
-        )
-    return {
-        "tr": speakers[:num_train],
-        "cv": speakers[num_train : num_train + num_valid],
-        "tt": speakers[num_train + num_valid :],
-    }
+    try:
+        return split_names(speakers, num_valid, num_test, 2, _speaker_sort_key)
+    except ValueError as err:
+        raise ValueError(f"speakers of {folder}: {err}") from None
 
 
 def read_speaker_list(path):
