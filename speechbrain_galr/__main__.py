@@ -79,12 +79,9 @@ def check_separate_options(args):
     chunk = args.chunk_seconds
     if chunk is None:
         chunk = GALRSeparation.chunk_seconds
-        if args.overlap_seconds is None:
-            return resolve_run_opts(
-                {"device": args.device, "precision": args.precision}
-            )
     try:
-        check_chunk_seconds(chunk, args.overlap_seconds)
+        if args.chunk_seconds is not None or args.overlap_seconds is not None:
+            check_chunk_seconds(chunk, args.overlap_seconds)
         return resolve_run_opts(
             {"device": args.device, "precision": args.precision}
         )

@@ -187,3 +187,163 @@ def test_silence_separates_without_nan(model_dir, tmp_path):
 def test_main_docstring_example():
     result = doctest.testmod(cli)
     assert result.attempted > 0 and result.failed == 0
+
+
+# --- issue 14 -------------------------------------------------------------
+
+
+def separate_args(mixture, model_dir, out, *extra):
+    return ["separate", str(mixture), "--model", str(model_dir)] + [
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
+
+
+def test_separate_does_not_overwrite_without_asking(model_dir, tmp_path):
+    mixture = tmp_path / "mix.wav"
+    sf.write(str(mixture), np.random.default_rng(1).normal(0, 0.2, 8000), 8000)
+    out = tmp_path / "out"
+    status, _, err = run_main(*separate_args(mixture, model_dir, out))
+    assert status == 0, err
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    ogg = tmp_path / "again" / "mix.flac"  # another input, the same name
+    ogg.parent.mkdir()
+    sf.write(str(ogg), np.zeros(4000), 8000)
+    for path in (mixture, ogg):
+        status, _, err = run_main(*separate_args(path, model_dir, out))
+        assert (
+            status == 1 and err.startswith("error: ") and "--overwrite" in err
+        )
+        assert len(err.strip().splitlines()) == 1
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    status, out_text, err = run_main(
+        *separate_args(ogg, model_dir, out, "--overwrite")
+    )
+    assert status == 0, err
+    assert sorted(os.listdir(out)) == sorted(before)
+    assert sf.info(str(out / "mix_source1.wav")).frames == 4000
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        (["--chunk-seconds", "-5"], "chunk length"),
+        (["--chunk-seconds", "0.001"], "chunk length"),
+        (["--chunk-seconds", "nan"], "chunk length"),
+        (["--chunk-seconds", "1", "--overlap-seconds", "0.8"], "half the"),
+        (["--overlap-seconds", "0"], "chunk overlap"),
+        (["--device", "gpu"], "unknown device 'gpu'"),
+    ],
+)
+def test_bad_option_values_exit_2_with_one_line(tmp_path, options, words):
+    mixture = tmp_path / "mix.wav"
+    sf.write(str(mixture), np.zeros(800), 8000)
+    status, _, err = run_main(
+        *separate_args(mixture, tmp_path / "m", tmp_path / "o", *options)
+    )
+    assert status == 2 and err.startswith("error: ") and words in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available")
+def test_cuda_without_cuda_exits_2(tmp_path):
+    mixture = tmp_path / "mix.wav"
+    sf.write(str(mixture), np.zeros(800), 8000)
+    args = separate_args(mixture, "m", tmp_path / "o", "--device", "cuda")
+    status, _, err = run_main(*args)
+    assert status == 2 and "CUDA is not available" in err
+
+
+def test_missing_local_model_is_not_taken_for_a_hub_id(tmp_path, monkeypatch):
+    from speechbrain_galr import user_paths
+
+    def no_hub(*args):
+        raise AssertionError("the hub was asked about a local path")
+
+    monkeypatch.setattr(user_paths, "_check_hub_entry", no_hub)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    sf.write("mix.wav", np.zeros(800), 8000)
+    status, _, err = run_main(
+        *separate_args("mix.wav", "models/my-galr", "out")
+    )
+    assert status == 1 and err.strip() == (
+        "error: model folder not found: models/my-galr"
+    )
+    (tmp_path / "a").mkdir()
+    status, _, err = run_main(*separate_args("a/b/c.wav", "models/x", "out"))
+    assert status == 1 and "audio file not found: a/b/c.wav" in err
+
+
+def wait_for(predicate, process, timeout=120):
+    """Polls until ``predicate()`` or the process ends."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate() and process.poll() is None:
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_sigterm_and_kill_leave_complete_outputs_only(
+    model_dir, tmp_path, monkeypatch
+):
+    import signal
+
+    from speechbrain_galr import file_separation
+
+    mixture = str(tmp_path / "long.wav")
+    rng = np.random.default_rng(2)
+    sf.write(mixture, rng.normal(0, 0.1, 2 * 60 * 8000), 8000, "PCM_16")
+    out = tmp_path / "out"
+    out.mkdir()
+    old = {}
+    for i in (1, 2):  # outputs of an earlier run
+        sf.write(str(out / f"long_source{i}.wav"), np.zeros(100), 8000)
+        old[f"long_source{i}.wav"] = (out / f"long_source{i}.wav").read_bytes()
+
+    def work_folders():
+        return [p for p in out.iterdir() if p.name.startswith(".galr")]
+
+    def outputs():
+        return {
+            p.name: p.read_bytes()
+            for p in out.iterdir()
+            if not p.name.startswith(".")
+        }
+
+    args = separate_args(mixture, model_dir, out, "--overwrite")
+    # SIGTERM in the middle of the separation (sent to this process)
+    real_write = file_separation._RawSources.write
+
+    def write_then_terminate(self, est):
+        real_write(self, est)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(
+        file_separation._RawSources, "write", write_then_terminate
+    )
+    status, _, err = run_main(*args)
+    monkeypatch.undo()
+    assert status == 128 + signal.SIGTERM and "terminated" in err
+    assert outputs() == old and work_folders() == []
+    # kill -9 of a real process: the old outputs stay, complete
+    process = subprocess.Popen(
+        [sys.executable, "-m", "speechbrain_galr", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    wait_for(work_folders, process)
+    process.kill()
+    process.communicate(timeout=120)
+    assert outputs() == old
+    # its work folder is removed by the next run into the folder
+    assert len(work_folders()) == 1
+    short = tmp_path / "short.wav"
+    sf.write(str(short), np.zeros(800), 8000)
+    status, _, err = run_main(*separate_args(short, model_dir, out))
+    assert status == 0, err
+    assert work_folders() == []
