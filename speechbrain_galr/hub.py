@@ -138,6 +138,15 @@ def score_direction(checkpoint):
     return "max" if is_ours else "min"
 
 
+def validation_si_snr(checkpoint):
+    """The validation SI-SNR in dB a checkpoint's meta records, whichever
+    way round it is stored (:func:`score_direction`); None without one."""
+    value = checkpoint.meta.get(SCORE_KEY)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    return -value if score_direction(checkpoint) == "min" else value
+
+
 def _read_meta(path):
     """A checkpoint's ``CKPT.yaml`` as a dict, or None when unreadable."""
     try:

@@ -14,6 +14,8 @@ Authors
 import csv
 import datetime
 
+from speechbrain_galr.hub import SCORE_KEY, validation_si_snr
+
 MODEL_KEYS = (
     "sample_rate",
     "num_spks",
@@ -170,20 +172,25 @@ def _short(value):
 
 
 def _checkpoint_line(checkpoint):
-    meta = {
-        key: value
-        for key, value in checkpoint.meta.items()
-        if key not in ("unixtime", "end-of-epoch")
-    }
     saved = datetime.datetime.fromtimestamp(
         checkpoint.meta.get("unixtime", 0), tz=datetime.timezone.utc
     )
-    listed = ", ".join(f"{k} = {_short(v)}" for k, v in meta.items())
-    return [
+    line = (
         f"Checkpoint: `{checkpoint.path.name}` (saved "
-        f"{saved:%Y-%m-%d %H:%M} UTC), validation meta: {listed or 'none'}.",
-        "",
-    ]
+        f"{saved:%Y-%m-%d %H:%M} UTC)"
+    )
+    if "epoch" in checkpoint.meta:
+        line += f", epoch {checkpoint.meta['epoch']}"
+    si_snr = validation_si_snr(checkpoint)
+    if si_snr is not None:
+        line += f", validation SI-SNR {si_snr:.2f} dB"
+    shown = ("unixtime", "end-of-epoch", "epoch", SCORE_KEY, "si-snr_is_loss")
+    other = {k: v for k, v in checkpoint.meta.items() if k not in shown}
+    if other:
+        line += "; meta: " + ", ".join(
+            f"{k} = {_short(v)}" for k, v in other.items()
+        )
+    return [line + ".", ""]
 
 
 def _results_section(results, not_tested_reason):
@@ -268,12 +275,15 @@ def build_model_card(
     -------
     >>> import pathlib, types
     >>> ckpt = types.SimpleNamespace(path=pathlib.Path("CKPT+x"),
-    ...                              meta={"si-snr": 9.5, "unixtime": 0})
+    ...     meta={"si-snr": -9.5, "si-snr_is_loss": True, "unixtime": 0},
+    ...     paramfiles={})
     >>> card = build_model_card({"num_spks": 2, "sample_rate": 8000,
     ...                          "lr": 0.001}, ckpt, 1000,
     ...                         not_tested="no test_results.csv")
     >>> "| lr | 0.001 |" in card, "not tested: no test_results.csv" in card
     (True, True)
+    >>> "validation SI-SNR 9.50 dB" in card
+    True
     """
     title = (
         f"# GALR speech separation ({recipe['num_spks']} sources, "

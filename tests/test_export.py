@@ -61,7 +61,16 @@ checkpointer: !new:speechbrain.utils.checkpoints.Checkpointer
         decoder: !ref <decoder>
         counter: !ref <epoch_counter>
 """
-SCORES = [4.0, 9.5, 7.0]  # validation SI-SNR of the three checkpoints
+SCORES = [4.0, 9.5, 7.0]  # validation SI-SNR (dB) of the three checkpoints
+# how checkpoint meta and brain.ckpt look, by who wrote them
+STYLES = {
+    # speechbrain_galr's recipes: SpeechBrain's loss, said so in the meta
+    "recipe": ({"si-snr_is_loss": True}, -1, {"train_seconds": 12.0}),
+    # speechbrain_galr's recipes before they stored the loss
+    "older recipe": ({}, 1, {"train_seconds": 12.0}),
+    # SpeechBrain's recipes: the loss, min_keys, its Brain's state
+    "speechbrain": ({}, -1, {"step": 10, "avg_train_loss": -5.0}),
+}
 MIX = torch.sin(torch.arange(3000) * 0.05)[None] + 0.1 * torch.randn(
     1, 3000, generator=torch.Generator().manual_seed(0)
 )
@@ -76,11 +85,13 @@ EXPORTED = [
 ]
 
 
-def make_recipe_output(folder, scores=SCORES, brain_state=None):
+def make_recipe_output(folder, scores=SCORES, style="recipe"):
     """A recipe output folder as the recipes leave it: the resolved
-    hyperparams.yaml, one checkpoint per score (different weights), and
-    test_results.csv of the best one.  ``brain_state`` is written as each
-    checkpoint's brain.ckpt.  Returns each checkpoint's output on MIX."""
+    hyperparams.yaml, one checkpoint per validation SI-SNR in ``scores``
+    (different weights; meta and brain.ckpt as ``style`` writes them), and
+    test_results.csv of the best one.  Returns each checkpoint's output on
+    MIX."""
+    extra_meta, sign, brain_state = STYLES[style]
     with open(MODEL_YAML) as fin:
         text = fin.read() + RECIPE_EXTRA
     overrides = {**TINY, "output_folder": str(folder)}
@@ -97,10 +108,9 @@ def make_recipe_output(folder, scores=SCORES, brain_state=None):
             torch.nn.init.normal_(param, std=0.3)
         hparams["epoch_counter"].current = epoch
         ckpt = hparams["checkpointer"].save_checkpoint(
-            meta={"si-snr": score, "epoch": epoch}
+            meta={"si-snr": sign * score, **extra_meta, "epoch": epoch}
         )
-        if brain_state is not None:
-            (ckpt.path / "brain.ckpt").write_text(yaml.safe_dump(brain_state))
+        (ckpt.path / "brain.ckpt").write_text(yaml.safe_dump(brain_state))
         checkpoints.append(ckpt)
         with torch.no_grad():
             outputs.append(hparams["model"].eval()(MIX))
@@ -182,7 +192,7 @@ def test_model_card_lists_explicit_settings_and_results(recipe, tmp_path):
     assert "save_folder" not in card and "train_data" not in card
     assert "Average over 2 test mixtures" in card
     assert "| SI-SNRi (dB) | 10.50 |" in card
-    assert "si-snr = 9.50" in card
+    assert "epoch 2, validation SI-SNR 9.50 dB" in card
     assert "foreign_class" in card and "GALRSeparation.from_hparams" in card
 
 
@@ -200,8 +210,9 @@ def test_exported_folder_can_be_moved(recipe, tmp_path):
 def test_checkpoint_choice(recipe, tmp_path):
     folder, outputs = recipe
     # the test loads each folder itself: no verification load
+    # the stored loss maximised: the worst
     lowest = export_model(
-        folder, str(tmp_path / "a"), min_key="si-snr", verify=False
+        folder, str(tmp_path / "a"), max_key="si-snr", verify=False
     )
     model = GALRSeparation.from_hparams(source=lowest)
     torch.testing.assert_close(model.separate_batch(MIX), outputs[0])
@@ -221,23 +232,19 @@ def test_checkpoint_choice(recipe, tmp_path):
     torch.testing.assert_close(model.separate_batch(MIX), outputs[2])
 
 
-def test_speechbrain_style_checkpoints_export_the_lowest_loss(tmp_path):
+@pytest.mark.parametrize("style", ["speechbrain", "older recipe"])
+def test_checkpoints_written_either_way_round_export_the_best(tmp_path, style):
     """SpeechBrain's recipes store the validation loss (-SI-SNR) as
-    ``si-snr`` and keep checkpoints with min_keys; their brain.ckpt has no
-    train_seconds.  Ours store the SI-SNR and record train_seconds."""
-    losses = [-4.0, -9.5, -7.0]
-    sb_folder = str(tmp_path / "sb")
-    outputs = make_recipe_output(
-        sb_folder, losses, {"step": 10, "avg_train_loss": -5.0}
-    )
-    dest = export_model(sb_folder, str(tmp_path / "m1"), verify=False)
+    ``si-snr`` and keep checkpoints with min_keys (their brain.ckpt has no
+    train_seconds); this package's recipes stored the SI-SNR before they
+    stored the loss too (with si-snr_is_loss)."""
+    folder = str(tmp_path / "recipe")
+    outputs = make_recipe_output(folder, SCORES, style)
+    dest = export_model(folder, str(tmp_path / "model"), verify=False)
     model = GALRSeparation.from_hparams(source=dest)
     torch.testing.assert_close(model.separate_batch(MIX), outputs[1])
-    ours = str(tmp_path / "ours")
-    outputs = make_recipe_output(ours, SCORES, {"train_seconds": 12.0})
-    dest = export_model(ours, str(tmp_path / "m2"), verify=False)
-    model = GALRSeparation.from_hparams(source=dest)
-    torch.testing.assert_close(model.separate_batch(MIX), outputs[1])
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "epoch 2, validation SI-SNR 9.50 dB" in card
 
 
 def test_export_errors_name_the_problem(recipe, tmp_path):
@@ -286,7 +293,7 @@ def test_export_errors_name_the_problem(recipe, tmp_path):
 
 def _best_checkpoint_file(folder, name):
     checkpoints = Checkpointer(os.path.join(folder, "save")).list_checkpoints()
-    best = max(checkpoints, key=lambda c: c.meta["si-snr"])
+    best = min(checkpoints, key=lambda c: c.meta["si-snr"])  # the loss
     return best.paramfiles[name]
 
 
@@ -397,11 +404,11 @@ def test_stale_test_results_are_not_paired_with_a_newer_checkpoint(
     resumed = tmp_path / "resumed"
     shutil.copytree(folder, resumed)
     saver = Checkpointer(str(resumed / "save"))
-    best = max(saver.list_checkpoints(), key=lambda c: c.meta["si-snr"])
+    best = min(saver.list_checkpoints(), key=lambda c: c.meta["si-snr"])
     newer = resumed / "save" / "CKPT+newer"
     shutil.copytree(best.path, newer)
     meta = yaml.safe_load((newer / "CKPT.yaml").read_text())
-    meta.update({"si-snr": 12.0, "unixtime": meta["unixtime"] + 60})
+    meta.update({"si-snr": -12.0, "unixtime": meta["unixtime"] + 60})
     (newer / "CKPT.yaml").write_text(yaml.safe_dump(meta))
     dest = export_model(str(resumed), str(tmp_path / "model"))
     card = (tmp_path / "model" / "README.md").read_text()
