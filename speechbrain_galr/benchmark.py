@@ -46,6 +46,7 @@ from speechbrain_galr import (
     throughput,
     throughput_report,
 )
+from speechbrain_galr.benchmark_report import config_key
 from speechbrain_galr.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -108,8 +109,8 @@ def run_table3(args, settings):
 def run_throughput(args, settings):
     """Measures training throughput; writes throughput.csv, .md and .png.
 
-    The files are rewritten after each model, so a run cut short keeps
-    what it measured.
+    The files are rewritten after each measurement, so a run cut short
+    keeps what it measured.
     """
     device = args.device
     keys = THROUGHPUT_ROWS[:3] if args.quick else THROUGHPUT_ROWS
@@ -127,13 +128,18 @@ def run_throughput(args, settings):
         infer_seconds=args.infer_seconds,
     )
     rows = []
-    for key in tqdm(keys, desc=f"throughput on {device}"):
+    for key in keys:
         row = dict(zip(("model", "D", "M", "K", "Q"), key))
         row.update(device=device, batch=args.train_batch)
         row.update(seconds=args.train_seconds)
         row["params"] = cost.count_parameters(
             table3.build_row_model(row, args.override)
         )
+        rows.append(row)
+    # every row eager first (with the inference memory), then compiled:
+    # a run cut short by compilation time still has every eager figure
+    passes = [(row, mode) for mode in args.compile_modes for row in rows]
+    for row, mode in tqdm(passes, desc=f"throughput on {device}"):
         row.update(
             throughput.measure_model(
                 row["model"],
@@ -143,14 +149,17 @@ def run_throughput(args, settings):
                 seconds=args.train_seconds,
                 steps=args.steps,
                 warmup=args.warmup,
-                infer_seconds=args.infer_seconds,
+                infer_seconds=(
+                    args.infer_seconds if mode == args.compile_modes[0] else 0
+                ),
                 precisions=args.precisions,
-                compile_modes=args.compile_modes,
+                compile_modes=(mode,),
                 backend=args.compile_backend,
             )
         )
-        logger.info("%s D=%d M=%d: %s", *key[:3], _step_summary(row))
-        rows.append(row)
+        logger.info(
+            "%s D=%d M=%d: %s", *config_key(row)[:3], _step_summary(row)
+        )
         _write_throughput(rows, settings, args.out)
     logger.info("wrote throughput.csv, .md and .png in %s", args.out)
     for text, ok in throughput_report.targets(rows):

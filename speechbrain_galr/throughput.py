@@ -13,8 +13,9 @@ bf16), SpeechBrain's permutation-invariant SI-SNR loss, the backward pass,
 gradient clipping to the yaml's ``max_grad_norm`` and a step of the yaml's
 optimizer (Adam).  Compiled is ``torch.compile(model, fullgraph=True)``
 where the model compiles as one graph, else ``torch.compile(model)`` with
-graph breaks (which one is recorded); the loss and the optimizer run
-eagerly, as in the recipes.
+graph breaks (which one is recorded), with dynamo tracing into ``nn.LSTM``
+(``allow_rnn``); the loss and the optimizer run eagerly, as in the
+recipes.
 
 Authors
  * speechbrain-galr contributors 2026
@@ -43,6 +44,12 @@ def autocast(precision, device):
     if precision == "bf16":
         return torch.autocast(torch.device(device).type, torch.bfloat16)
     raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+
+
+def _dynamo_settings():
+    """Dynamo traces into ``nn.LSTM`` (``allow_rnn``): without it every
+    LSTM of GALR and DPRNN is a graph break."""
+    return torch._dynamo.config.patch(allow_rnn=True)
 
 
 def _synchronize(device):
@@ -77,8 +84,13 @@ class TrainStep:
         self.max_grad_norm = hparams["max_grad_norm"]
         self.precision = precision
         self.device = device
-        self.forward = self.model
+        self.separate = self.model
         self.compiled = "eager"
+
+    def forward(self, mix):
+        """The model's (compiled) forward pass: ``[B, T]`` to ``[B, T, C]``."""
+        with _dynamo_settings():
+            return self.separate(mix)
 
     def __call__(self, mix, targets):
         """Runs the step; returns the loss (a tensor: no host sync)."""
@@ -105,7 +117,7 @@ class TrainStep:
             "fullgraph", or "graph breaks (<the fullgraph error>)".
         """
         try:
-            self.forward = torch.compile(
+            self.separate = torch.compile(
                 self.model, fullgraph=True, backend=backend
             )
             self(mix, targets)
@@ -113,7 +125,7 @@ class TrainStep:
         except torch._dynamo.exc.TorchDynamoException as error:
             reason = str(error).strip().splitlines()[0][:80]
             logger.info("no full graph (%s): compiling with breaks", reason)
-            self.forward = torch.compile(self.model, backend=backend)
+            self.separate = torch.compile(self.model, backend=backend)
             self(mix, targets)
             self.compiled = f"graph breaks ({type(error).__name__})"
         return self.compiled
