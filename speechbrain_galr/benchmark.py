@@ -230,82 +230,102 @@ def build_parser():
         help="a yaml hyperparameter of every model, e.g. num_blocks=1 "
         "(repeatable)",
     )
-    table3_options = parser.add_argument_group("Table 3 (the default)")
-    table3_options.add_argument(
+    _add_table3_options(parser.add_argument_group("Table 3 (the default)"))
+    _add_throughput_options(
+        parser.add_argument_group("training throughput (--throughput)")
+    )
+    return parser
+
+
+def _add_table3_options(group):
+    """Options of the Table 3 measurement."""
+    group.add_argument(
         "--threads",
         type=int,
         default=1,
         help="torch CPU threads (default 1: the least noisy on a shared "
         "machine)",
     )
-    table3_options.add_argument(
+    group.add_argument(
         "--repeats",
         type=int,
         default=None,
         help="timed runs per model and mode (default 5, 3 with --quick)",
     )
-    table3_options.add_argument(
+    group.add_argument(
         "--seconds",
         type=float,
         default=1.0,
         help="input duration of the timed runs (default 1)",
     )
-    table3_options.add_argument(
+    group.add_argument(
         "--d128-baselines",
         action="store_true",
         help="also DPRNN and the transformer at D=128 (Table 3 has them at "
         "D=64 only; this adds about 60 %% to the run time)",
     )
-    table3_options.add_argument(
-        "--cpu-only", action="store_true", help="ignore any GPU"
-    )
-    table3_options.add_argument(
+    group.add_argument("--cpu-only", action="store_true", help="ignore any GPU")
+    group.add_argument(
         "--memory-method",
         choices=("auto", "vmhwm", "sampled"),
         default="auto",
         help="how CPU peak memory is read (see speechbrain_galr.peak_memory)",
     )
-    steps = parser.add_argument_group("training throughput (--throughput)")
-    steps.add_argument(
+
+
+def _add_throughput_options(group):
+    """Options of the training-throughput measurement."""
+    group.add_argument(
         "--throughput",
         action="store_true",
         help="measure training throughput instead of Table 3",
     )
-    steps.add_argument(
+    group.add_argument(
         "--device",
         default="auto",
         help="cuda, cuda:N or cpu (default: cuda where there is one)",
     )
-    steps.add_argument("--train-batch", type=int, default=4)
-    steps.add_argument(
-        "--train-seconds", type=float, default=4.0, help="seconds per item"
+    group.add_argument(
+        "--train-batch",
+        type=int,
+        default=4,
+        help="mixtures per training batch (default 4)",
     )
-    steps.add_argument("--steps", type=int, default=15, help="timed steps")
-    steps.add_argument("--warmup", type=int, default=3, help="untimed steps")
-    steps.add_argument(
+    group.add_argument(
+        "--train-seconds",
+        type=float,
+        default=4.0,
+        help="seconds per training mixture (default 4: the recipes' crops)",
+    )
+    group.add_argument(
+        "--steps", type=int, default=15, help="timed steps (default 15)"
+    )
+    group.add_argument(
+        "--warmup", type=int, default=3, help="untimed steps (default 3)"
+    )
+    group.add_argument(
         "--infer-seconds",
         type=float,
         default=60.0,
         help="input of the inference memory measurement (0: none)",
     )
-    steps.add_argument(
+    group.add_argument(
         "--precisions",
         type=_names(throughput.PRECISIONS),
         default=throughput.PRECISIONS,
         help="comma-separated (default fp32,bf16)",
     )
-    steps.add_argument(
+    group.add_argument(
         "--compile-modes",
         type=_names(throughput.COMPILE_MODES),
         default=throughput.COMPILE_MODES,
         help="comma-separated (default eager,compiled)",
     )
-    steps.add_argument(
+    group.add_argument(
         "--compile-backend",
         default="inductor",
         help="torch.compile backend (eager: dynamo tracing only, for tests)",
     )
-    return parser
 
 
 def check_args(args):
