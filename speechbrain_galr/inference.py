@@ -25,12 +25,7 @@ from speechbrain.utils.fetching import LocalStrategy, fetch
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_galr import file_separation
-from speechbrain_galr.audio import (  # noqa: F401 (load_mono: public API)
-    AudioInputError,
-    AudioNotFoundError,
-    load_mono,
-    read_audio,
-)
+from speechbrain_galr.audio import AudioNotFoundError, read_audio
 from speechbrain_galr.chunked import ChunkedSeparator, chunk_lengths
 from speechbrain_galr.run_options import resolve_run_opts
 from speechbrain_galr.tasnet import TasNet, check_mixtures

@@ -1,27 +1,30 @@
 #!/usr/bin/env python3
-"""Peak memory and wall time of chunked separation of long recordings.
+"""Peak memory, wall time and quality of separating long recordings.
 
-Builds two-speaker mixtures of the requested lengths from real speech
-(utterances of the speech folder concatenated per speaker, written to
-``--work``, outside the repository), exports a GALR of the galr-small size
-(D=64, M=16, K=100, Q=32; untrained weights, which cost the same) as a
-model folder, and separates each mixture with
-``GALRSeparation.separate_file_to_folder`` in its own subprocess, which
-reports its peak resident memory (``ru_maxrss``), its resident memory after
-loading the model (the baseline), and the wall time and CPU time (user +
-system, all threads) of the separation with the load average of the machine
-(wall time depends on what else runs; CPU time much less).
-Prints a Markdown table and writes ``results.json`` and ``results.png`` to
-``--work``::
+**Cost** (default): builds two-speaker mixtures of the requested lengths
+from real speech (utterances of the speech folder concatenated per speaker,
+written to ``--work``, outside the repository), exports a GALR of the
+galr-small size (D=64, M=16, K=100, Q=32; untrained weights, which cost the
+same) as a model folder, and separates each mixture with the command line,
+``python -m speechbrain_galr separate``, once per ``--precisions`` entry,
+each run in its own process with ``--threads`` torch threads.  For each run
+it reports the separation's wall time (the command's own ``done in``), the
+speed as a multiple of real time, the process's peak resident memory and
+CPU time (user + system, all threads, the whole process) and the load
+average of the machine.  Prints a Markdown table and writes
+``results.json`` and ``results.png`` to ``--work``::
 
-    .venv/bin/python tools/measure_inference.py \\
-        --data ../shared/data --minutes 1 5 10 --work ../measure-runs
+    .venv/bin/python tools/measure_inference.py --data ../shared/data \\
+        --minutes 1 10 --threads 2 --precisions fp32 bf16
 
-With ``--quality MODEL_DIR`` (a trained, exported model) it compares the
-SI-SNRi of whole and chunked separation on mixtures of the test speakers
-instead::
+**Quality** (``--quality MODEL_DIR``, a trained, exported model): SI-SNRi
+of ``--quality-n`` mixtures of the test speakers (the last 20 of the speech
+folder, sorted by id: held out by the recipe's split), separated whole and
+in chunks; with ``--precision bf16`` (or fp16) also the chunked separation
+in that precision against fp32, mean and worst difference::
 
-    .venv/bin/python tools/measure_inference.py --quality MODEL_DIR
+    .venv/bin/python tools/measure_inference.py --data ../shared/data \\
+        --quality MODEL_DIR --precision bf16 --quality-n 20
 
 Authors
  * speechbrain-galr contributors 2026
@@ -30,7 +33,7 @@ Authors
 import argparse
 import json
 import os
-import resource
+import re
 import subprocess
 import sys
 import tempfile
@@ -40,6 +43,7 @@ import numpy as np
 import soundfile as sf
 
 SAMPLE_RATE = 8000
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def speech_files(data):
@@ -54,27 +58,37 @@ def speech_files(data):
     return files
 
 
-def write_mixture(files, minutes, path, seed=0):
-    """Writes a two-speaker mixture of ``minutes``: each speaker stream
-    concatenates utterances of its half of the speakers, the streams are
-    normalised to the same level and summed."""
+def speaker_streams(files, seconds, count, seed=0):
+    """``count`` pairs of streams of ``seconds``: each stream concatenates
+    utterances drawn at random from its half of ``files`` (even and odd
+    positions, so the two streams of a pair never share a speaker when
+    ``files`` holds one utterance per speaker), normalised to unit power
+    and scaled by 0.05."""
     rng = np.random.default_rng(seed)
-    total = int(minutes * 60 * SAMPLE_RATE)
+    total = int(seconds * SAMPLE_RATE)
     halves = (files[0::2], files[1::2])
-    streams = []
-    for half in halves:
-        order = rng.permutation(len(half))
-        pieces, length, i = [], 0, 0
-        while length < total:
-            signal, rate = sf.read(half[order[i % len(half)]], dtype="float32")
-            if rate != SAMPLE_RATE:
-                raise ValueError(f"{half[order[i]]}: {rate} Hz, not 8 kHz")
-            pieces.append(signal / (np.std(signal) + 1e-8))
-            length += len(signal)
-            i += 1
-        streams.append(np.concatenate(pieces)[:total])
-    mixture = 0.05 * (streams[0] + streams[1])
-    sf.write(path, mixture, SAMPLE_RATE, subtype="PCM_16")
+    pairs = []
+    for _ in range(count):
+        pair = []
+        for half in halves:
+            pieces, length = [], 0
+            while length < total:
+                signal, rate = sf.read(
+                    half[rng.integers(len(half))], dtype="float32"
+                )
+                if rate != SAMPLE_RATE:
+                    raise ValueError(f"{rate} Hz speech, expected 8 kHz")
+                pieces.append(signal / (np.std(signal) + 1e-8))
+                length += len(signal)
+            pair.append(np.concatenate(pieces)[:total])
+        pairs.append(0.05 * np.stack(pair, axis=-1))
+    return pairs
+
+
+def write_mixture(files, minutes, path):
+    """Writes a two-speaker mixture of ``minutes`` (16-bit PCM)."""
+    (pair,) = speaker_streams(files, minutes * 60, 1)
+    sf.write(path, pair.sum(-1), SAMPLE_RATE, subtype="PCM_16")
     return path
 
 
@@ -110,155 +124,179 @@ def export_galr_small(work):
     )
 
 
-def rss_mib():
-    """Current resident memory of this process in MiB."""
-    with open("/proc/self/status") as fin:
-        for line in fin:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def child(args):
-    """Separates one file and prints a JSON line of its costs."""
-    import torch
-
-    from speechbrain_galr.inference import GALRSeparation
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model = GALRSeparation.from_hparams(source=args.model)
-    baseline = rss_mib()
+def run_cli(mixture, model, out, precision, threads, extra=()):
+    """Separates ``mixture`` with the command line in a new process;
+    returns its costs."""
+    env = dict(os.environ, PYTHONPATH=REPO)
+    if threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    command = [sys.executable, "-m", "speechbrain_galr", "separate", mixture]
+    command += ["--model", model, "--out", out, "--precision", precision]
+    command += ["--quiet", "--overwrite", *extra]
     load_before = os.getloadavg()[0]
-    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.time()
-    paths = model.separate_file_to_folder(
-        args.child,
-        args.out,
-        chunk_seconds=args.chunk_seconds,
-        overlap_seconds=args.overlap_seconds,
-        progress=False,
-    )
-    wall = time.time() - start
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (usage.ru_utime + usage.ru_stime) - (
-        cpu_before.ru_utime + cpu_before.ru_stime
-    )
-    peak = usage.ru_maxrss / 1024
-    seconds = sf.info(args.child).duration
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        # wait4 gives the child's own peak memory and CPU time
+        _, status, usage = os.wait4(process.pid, 0)
+        stdout, stderr = (f.seek(0) or f.read().decode() for f in (out, err))
+    if status != 0:
+        sys.exit(f"separate failed:\n{stderr}")
+    done = re.search(r"done in ([0-9.]+) s", stderr)
+    return {
+        "precision": precision,
+        "audio_s": sf.info(mixture).duration,
+        "wall_s": float(done.group(1)),
+        "process_s": time.time() - start,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_mib": usage.ru_maxrss / 1024,
+        "load_avg": [load_before, os.getloadavg()[0]],
+        "threads": threads,
+        "outputs": stdout.split(),
+    }
+
+
+def cost(args):
+    """The cost table: every length, every precision, in one run."""
+    os.makedirs(args.work, exist_ok=True)
+    model = export_galr_small(args.work)
+    files = speech_files(args.data)
+    extra = []
+    for flag in ("chunk_seconds", "overlap_seconds"):
+        if getattr(args, flag) is not None:
+            extra += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    results = []
+    for minutes in args.minutes:
+        mix = os.path.join(args.work, f"mix_{minutes:g}min.wav")
+        if not os.path.exists(mix):
+            write_mixture(files, minutes, mix)
+        for precision in args.precisions:
+            print(
+                f"separating {minutes:g} min, {precision} ...",
+                file=sys.stderr,
+                flush=True,
+            )
+            out = os.path.join(args.work, f"separated_{minutes:g}min")
+            result = run_cli(mix, model, out, precision, args.threads, extra)
+            result["minutes"] = minutes
+            results.append(result)
+            print(json.dumps(result), file=sys.stderr, flush=True)
+    with open(os.path.join(args.work, "results.json"), "w") as fout:
+        json.dump(results, fout, indent=1)
+    plot(results, os.path.join(args.work, "results.png"))
     print(
-        json.dumps(
-            {
-                "audio_s": seconds,
-                "wall_s": wall,
-                "cpu_s": cpu,
-                "load_avg": [load_before, os.getloadavg()[0]],
-                "baseline_mib": baseline,
-                "peak_mib": peak,
-                "outputs": paths,
-                "threads": torch.get_num_threads(),
-            }
-        )
+        "| recording | precision | separation wall time (s) "
+        "| x real time | peak RSS (MiB) | process CPU time (s) "
+        "| load average |"
     )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        print(
+            f"| {r['minutes']:g} min | {r['precision']} | {r['wall_s']:.1f} "
+            f"| {r['audio_s'] / r['wall_s']:.1f} | {r['peak_mib']:.0f} "
+            f"| {r['cpu_s']:.1f} "
+            f"| {r['load_avg'][0]:.1f} to {r['load_avg'][1]:.1f} |"
+        )
 
 
-def speaker_streams(files, seconds, count, seed=0):
-    """``count`` pairs of streams of ``seconds``: each stream concatenates
-    utterances drawn at random from its half of ``files`` (even and odd
-    positions, so the two streams of a pair never share a speaker when
-    ``files`` holds one utterance per speaker)."""
-    rng = np.random.default_rng(seed)
-    total = int(seconds * SAMPLE_RATE)
-    halves = (files[0::2], files[1::2])
-    pairs = []
-    for _ in range(count):
-        pair = []
-        for half in halves:
-            pieces, length = [], 0
-            while length < total:
-                path = half[rng.integers(len(half))]
-                signal, _ = sf.read(path, dtype="float32")
-                pieces.append(signal / (np.std(signal) + 1e-8))
-                length += len(signal)
-            pair.append(np.concatenate(pieces)[:total])
-        pairs.append(0.05 * np.stack(pair, axis=-1))
-    return pairs
+def si_snri(sources, est, mix):
+    """SI-SNRi (dB) of ``[1, T, C]`` estimates (best permutation)."""
+    from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
+
+    mix_db = -get_si_snr_with_pitwrapper(
+        sources, mix[..., None].expand_as(sources)
+    ).mean()
+    return float(-get_si_snr_with_pitwrapper(sources, est).mean() - mix_db)
 
 
 def quality(args):
-    """SI-SNRi of whole against chunked separation, on mixtures of the
-    test speakers (the last 20 of the speech folder, sorted by id)."""
+    """SI-SNRi of whole and chunked separation, and of the chunked
+    separation in ``--precision`` against fp32, on mixtures of the test
+    speakers (the last 20 of the speech folder, sorted by id)."""
     import torch
-    from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
     from speechbrain_galr.inference import GALRSeparation
 
-    model = GALRSeparation.from_hparams(source=args.quality)
+    models = {"fp32": GALRSeparation.from_hparams(source=args.quality)}
+    if args.precision != "fp32":
+        models[args.precision] = GALRSeparation.from_hparams(
+            source=args.quality, run_opts={"precision": args.precision}
+        )
     files = speech_files(args.data)
     speakers = sorted({os.path.basename(os.path.dirname(f)) for f in files})
     test = set(speakers[-20:])
     files = [f for f in files if os.path.basename(os.path.dirname(f)) in test]
-    settings = [("whole", None)] + [
-        (f"chunks {c:g} s / overlap {o:g} s", (c, o))
-        for c, o in ((10.0, 2.0), (4.0, 1.0), (2.0, 0.5))
-    ]
-    scores = {name: [] for name, _ in settings}
-    for pair in speaker_streams(files, args.quality_seconds, args.quality_n):
+    chunkings = [(10.0, 2.0), (4.0, 1.0), (2.0, 0.5)]
+    scores = {}
+    pairs = speaker_streams(files, args.quality_seconds, args.quality_n)
+    for pair in pairs:
         sources = torch.from_numpy(pair)[None]  # [1, T, 2]
         mix = sources.sum(-1)
-        mix_db = -get_si_snr_with_pitwrapper(
-            sources, mix[..., None].expand_as(sources)
-        ).mean()
-        for name, chunking in settings:
-            if chunking is None:
-                est = model.separate_batch(mix)
-            else:
-                est = model.separate_chunked(mix, *chunking, progress=False)
-            est_db = -get_si_snr_with_pitwrapper(sources, est).mean()
-            scores[name].append(float(est_db - mix_db))
+        runs = {"whole": models["fp32"].separate_batch(mix)}
+        for c, o in chunkings:
+            for precision, model in models.items():
+                name = f"chunks {c:g} s / overlap {o:g} s, {precision}"
+                runs[name] = model.separate_chunked(mix, c, o, progress=False)
+        for name, est in runs.items():
+            scores.setdefault(name, []).append(si_snri(sources, est, mix))
         print(
             json.dumps({k: round(v[-1], 3) for k, v in scores.items()}),
             file=sys.stderr,
             flush=True,
         )
-    whole = np.array(scores["whole"])
     print(
-        f"{args.quality_n} mixtures of {args.quality_seconds:g} s, "
-        "test speakers"
+        f"{len(pairs)} mixtures of {args.quality_seconds:g} s, test speakers, "
+        f"{torch.get_num_threads()} threads"
     )
-    print("| separation | SI-SNRi (dB) | difference to whole (dB), max |")
+    print_quality_table(scores, "whole", "difference to whole")
+    if args.precision != "fp32":
+        for c, o in chunkings:
+            base = f"chunks {c:g} s / overlap {o:g} s, fp32"
+            diff = np.array(
+                scores[base.replace("fp32", args.precision)]
+            ) - np.array(scores[base])
+            print(
+                f"{args.precision} - fp32, chunks {c:g} s: mean "
+                f"{diff.mean():+.3f} dB, worst {diff.min():+.3f} dB "
+                f"(largest |difference| {np.abs(diff).max():.3f} dB), "
+                f"{len(diff)} mixtures"
+            )
+
+
+def print_quality_table(scores, reference, what):
+    """Markdown table: mean SI-SNRi and the difference to ``reference``."""
+    ref = np.array(scores[reference])
+    print(f"| separation | SI-SNRi (dB) | {what} (dB): mean, max abs |")
     print("| --- | --- | --- |")
     for name, values in scores.items():
-        diff = np.array(values) - whole
+        diff = np.array(values) - ref
         print(
-            f"| {name} | {np.mean(values):.2f} | {np.mean(diff):+.2f}, "
-            f"{np.abs(diff).max():.2f} |"
+            f"| {name} | {np.mean(values):.2f} | {np.mean(diff):+.3f}, "
+            f"{np.abs(diff).max():.3f} |"
         )
 
 
 def plot(results, path):
     """Peak memory and wall time against the recording's length."""
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    minutes = [r["audio_s"] / 60 for r in results]
-    fig, (mem, wall) = plt.subplots(1, 2, figsize=(10, 3.5))
-    mem.plot(minutes, [r["peak_mib"] for r in results], "o-", label="peak")
-    mem.plot(
-        minutes, [r["baseline_mib"] for r in results], "s--", label="model"
-    )
-    mem.set(xlabel="recording (min)", ylabel="resident memory (MiB)")
-    mem.set_ylim(bottom=0)
-    mem.legend()
-    wall.plot(minutes, [r["wall_s"] for r in results], "o-")
-    wall.set(xlabel="recording (min)", ylabel="wall time (s)")
-    wall.set_ylim(bottom=0)
-    fig.suptitle("GALR (D=64, M=16, K=100, Q=32), chunked, CPU")
+    fig = Figure(figsize=(10, 3.5))
+    FigureCanvasAgg(fig)
+    mem, wall = fig.subplots(1, 2)
+    for precision in dict.fromkeys(r["precision"] for r in results):
+        rows = [r for r in results if r["precision"] == precision]
+        minutes = [r["audio_s"] / 60 for r in rows]
+        mem.plot(minutes, [r["peak_mib"] for r in rows], "o-", label=precision)
+        wall.plot(minutes, [r["wall_s"] for r in rows], "o-", label=precision)
+    mem.set(xlabel="recording (min)", ylabel="peak resident memory (MiB)")
+    wall.set(xlabel="recording (min)", ylabel="separation wall time (s)")
+    for ax in (mem, wall):
+        ax.set_ylim(bottom=0)
+        ax.legend()
+    fig.suptitle("GALR (D=64, M=16, K=100, Q=32), chunked, CPU, CLI")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def main():
@@ -278,73 +316,38 @@ def main():
     )
     parser.add_argument("--chunk-seconds", type=float, default=None)
     parser.add_argument("--overlap-seconds", type=float, default=None)
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads (0: default)"
+    )
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["fp32"],
+        help="precisions of the cost runs (e.g. fp32 bf16)",
+    )
     parser.add_argument(
         "--quality",
         metavar="MODEL_DIR",
-        help="instead: compare chunked and whole separation with this "
-        "(trained) model on test-speaker mixtures",
+        help="instead: SI-SNRi of whole and chunked separation (and of "
+        "--precision against fp32) with this trained model on "
+        "test-speaker mixtures",
     )
-    parser.add_argument("--quality-seconds", type=float, default=12.0)
-    parser.add_argument("--quality-n", type=int, default=5)
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--model", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16", "fp16"],
+        help="precision compared with fp32 by --quality",
+    )
+    parser.add_argument("--quality-seconds", type=float, default=20.0)
+    parser.add_argument("--quality-n", type=int, default=20)
     args = parser.parse_args()
-    if args.child:
-        return child(args)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.quality:
         return quality(args)
-    os.makedirs(args.work, exist_ok=True)
-    model = export_galr_small(args.work)
-    files = speech_files(args.data)
-    results = []
-    for minutes in args.minutes:
-        mix = os.path.join(args.work, f"mix_{minutes:g}min.wav")
-        if not os.path.exists(mix):
-            write_mixture(files, minutes, mix)
-        command = [
-            sys.executable,
-            __file__,
-            "--child",
-            mix,
-            "--model",
-            model,
-            "--out",
-            os.path.join(args.work, f"separated_{minutes:g}min"),
-            "--threads",
-            str(args.threads),
-        ]
-        for flag in ("chunk_seconds", "overlap_seconds"):
-            if getattr(args, flag) is not None:
-                command += [
-                    f"--{flag.replace('_', '-')}",
-                    str(args.__dict__[flag]),
-                ]
-        print(f"separating {minutes:g} min ...", file=sys.stderr, flush=True)
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            sys.exit(f"child failed:\n{done.stderr}")
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        result["minutes"] = minutes
-        results.append(result)
-        print(json.dumps(result), file=sys.stderr, flush=True)
-    with open(os.path.join(args.work, "results.json"), "w") as fout:
-        json.dump(results, fout, indent=1)
-    plot(results, os.path.join(args.work, "results.png"))
-    print(
-        "| recording | peak RSS (MiB) | RSS after model load (MiB) "
-        "| wall time (s) | CPU time (s) | CPU s per audio s "
-        "| load average |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for r in results:
-        print(
-            f"| {r['minutes']:g} min | {r['peak_mib']:.0f} "
-            f"| {r['baseline_mib']:.0f} | {r['wall_s']:.1f} "
-            f"| {r['cpu_s']:.1f} | {r['cpu_s'] / r['audio_s']:.2f} "
-            f"| {r['load_avg'][0]:.1f} to {r['load_avg'][1]:.1f} |"
-        )
+    return cost(args)
 
 
 if __name__ == "__main__":
