@@ -41,6 +41,19 @@ FRACTIONAL_RUN_OPTIONS = ("ckpt_interval_minutes",)
 numbers: ``--ckpt_interval_minutes 0.5`` saves every 30 s."""
 
 
+RECIPE_HELP = """\
+Separation recipe (speechbrain_galr): train.py HPARAMS_FILE [options]
+Every key of the hparams file is an option (--key value).  Run options as
+SpeechBrain's below, except that --ckpt_interval_minutes takes fractions of
+a minute (0.5: a mid-epoch checkpoint every 30 s).  Renamed options (the
+old names are refused): dm_folder is base_folder_dm, segment_seconds is
+training_signal_len (samples), use_pit is the yaml's loss.  Errors in the
+options or the data stop the run before it writes anything, with one
+'error:' line (exit status 2 for options, 1 for data).
+"""
+"""Printed before SpeechBrain's ``--help``."""
+
+
 class RecipeError(ValueError):
     """A problem with a recipe's options or hyperparameters; the command
     line prints it as one ``error:`` line and exits with ``exit_code``."""
@@ -122,6 +135,8 @@ def parse_recipe_arguments(argv):
     >>> "ckpt_interval_minutes" in run_opts.overridden_args
     False
     """
+    if {"-h", "--help"} & set(argv):
+        print(RECIPE_HELP)  # then SpeechBrain's parser prints its help
     extra = []
     for name in FRACTIONAL_RUN_OPTIONS:
         argv, value = _pop_option(argv, name)

@@ -138,6 +138,15 @@ def test_fractional_checkpoint_interval():
     assert "--ckpt_interval_minutes=0.5" in ROWS[FIRST]["test_debug_flags"]
 
 
+def test_help_documents_fractional_minutes(capsys):
+    with pytest.raises(SystemExit) as stop:
+        parse_recipe_arguments(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert "--ckpt_interval_minutes takes fractions" in out
+    assert "--ckpt_interval_minutes" in out.split("usage:")[1]
+
+
 def _run_error(command, cwd):
     """Runs a command that must fail; its exit status and stderr."""
     proc = subprocess.run(
