@@ -47,9 +47,11 @@ Every key of the hparams file is an option (--key value).  Run options as
 SpeechBrain's below, except that --ckpt_interval_minutes takes fractions of
 a minute (0.5: a mid-epoch checkpoint every 30 s).  Renamed options (the
 old names are refused): dm_folder is base_folder_dm, segment_seconds is
-training_signal_len (samples), use_pit is the yaml's loss.  Errors in the
-options or the data stop the run before it writes anything, with one
-'error:' line (exit status 2 for options, 1 for data).
+training_signal_len (samples), use_pit is the yaml's loss.  A bad option,
+or a rerun into an output folder trained with other model hyperparameters,
+stops the run before it writes anything; a file missing from the prepared
+CSVs stops it before training; each with one 'error:' line (exit status 2
+for options, 1 for data).
 """
 """Printed before SpeechBrain's ``--help``."""
 

@@ -26,9 +26,9 @@ A quick check that the recipe runs (a few batches, two epochs)::
 
     python train.py hparams/galr.yaml --data_folder ... --debug
 
-Errors in the options or the data (an unknown option, a rerun into an
-output folder trained with another model, a file missing from the prepared
-CSVs) stop the run before it writes anything, with one ``error:`` line.
+An unknown option or a rerun into an output folder trained with another
+model stops the run before it writes anything, a file missing from the
+prepared CSVs stops it before training, with one ``error:`` line.
 
 The training code is :class:`speechbrain_galr.separation.SeparationBrain`
 and the steps of the run :func:`speechbrain_galr.recipe.
