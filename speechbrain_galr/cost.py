@@ -40,6 +40,7 @@ Authors
 import contextlib
 import io
 import os
+import re
 import time
 
 import ruamel.yaml
@@ -72,10 +73,11 @@ TINY_GALR = dict(
     hidden_channels=8,
     num_blocks=1,
 )
-# objects of the recipe yamls that act when they are built (seeding every
-# generator, creating the output folder, opening the log): the cost
-# measurements build the model only, so these are replaced by None
-SIDE_EFFECT_KEYS = ("__set_seed", "checkpointer", "train_logger")
+# the objects of a recipe yaml that the measurements build; the others
+# (seeding every generator, the checkpointer that creates the output
+# folder, the log, the datasets) are not built
+BUILT = ("model", "optimizer", "loss")
+REFERENCE = re.compile(r"<([^<>.\[\]]+)")
 
 
 def hparams_path(name_or_yaml):
@@ -103,11 +105,53 @@ def hparams_path(name_or_yaml):
     return path
 
 
-def load_hparams(name_or_yaml, **overrides):
-    """Loads a recipe yaml with overrides, without its side effects.
+def _tags_and_references(node):
+    """Tags of the objects in a yaml node, and the keys its ``<refs>`` name."""
+    tags, refs = set(), set()
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if tag:
+        tags.add(tag)
+    if isinstance(node, dict):
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        children = []
+        refs.update(REFERENCE.findall(str(getattr(node, "value", node))))
+    for child in children:
+        child_tags, child_refs = _tags_and_references(child)
+        tags |= child_tags
+        refs |= child_refs
+    return tags, refs
 
-    The yaml's ``!PLACEHOLDER`` values (e.g. ``data_folder``) get a dummy
-    value and the objects of :data:`SIDE_EFFECT_KEYS` are not built.
+
+def _unbuilt_objects(tree, built):
+    """Overrides that set to None every top-level object of the yaml that
+    ``built`` neither is nor refers to (directly or not)."""
+    needed, todo = set(), [key for key in built if key in tree]
+    while todo:
+        key = todo.pop()
+        if key not in needed:
+            needed.add(key)
+            todo.extend(_tags_and_references(tree[key])[1] & set(tree))
+    return {
+        key: None
+        for key, value in tree.items()
+        if key not in needed
+        and any(
+            t.startswith("!") and ":" in t
+            for t in _tags_and_references(value)[0]
+        )
+    }
+
+
+def load_hparams(name_or_yaml, **overrides):
+    """Loads a recipe yaml with overrides, building only what is measured.
+
+    Only the objects of :data:`BUILT` (model, optimizer, loss) and
+    what they refer to are built: a recipe's seeding, checkpointer (which
+    creates the output folder), logger and datasets are set to None.  The
+    yaml's ``!PLACEHOLDER`` values (e.g. ``data_folder``) get a dummy value.
 
     Arguments
     ---------
@@ -120,16 +164,22 @@ def load_hparams(name_or_yaml, **overrides):
     -------
     dict
         The loaded hyperparameters (``model`` among them).
+
+    Example
+    -------
+    >>> hparams = load_hparams("DPRNN", num_blocks=1)
+    >>> hparams["checkpointer"], hparams["num_blocks"]
+    (None, 1)
     """
     path = hparams_path(name_or_yaml)
     with open(path) as fin:
         text = fin.read()
-    top = ruamel.yaml.YAML().load(text)
-    unknown = sorted(set(overrides) - set(top))
+    tree = ruamel.yaml.YAML().load(text)
+    unknown = sorted(set(overrides) - set(tree))
     if unknown:
         raise ValueError(f"{path} has no hyperparameter {', '.join(unknown)}")
-    fixed = {key: None for key in SIDE_EFFECT_KEYS if key in top}
-    for key, value in top.items():
+    fixed = _unbuilt_objects(tree, BUILT)
+    for key, value in tree.items():
         if getattr(getattr(value, "tag", None), "value", "") == "!PLACEHOLDER":
             fixed[key] = "unused"
     return load_hyperpyyaml(text, {**fixed, **overrides})

@@ -9,7 +9,7 @@ Written for a GPU; the same code runs on the CPU (tests, tiny settings).
 
 A training step is what :class:`speechbrain_galr.separation.
 SeparationBrain` does per batch: the forward pass (under autocast for
-bf16), SpeechBrain's permutation-invariant SI-SNR loss, the backward pass,
+bf16), the yaml's loss (permutation-invariant SI-SNR), the backward pass,
 gradient clipping to the yaml's ``max_grad_norm`` and a step of the yaml's
 optimizer (Adam).  Compiled is ``torch.compile(model, fullgraph=True)``
 where the model compiles as one graph, else ``torch.compile(model)`` with
@@ -64,7 +64,8 @@ class TrainStep:
     ---------
     hparams : dict
         Hyperparameters of :func:`speechbrain_galr.cost.load_hparams`:
-        ``model``, ``optimizer`` and ``max_grad_norm`` are used.
+        ``model``, ``optimizer``, ``max_grad_norm`` and ``loss`` (default
+        SpeechBrain's PIT SI-SNR, as in ``SeparationBrain``) are used.
     precision : str
         "fp32" or "bf16" (autocast of the forward pass and the loss).
     device : str
@@ -82,6 +83,7 @@ class TrainStep:
         self.model = hparams["model"].to(device).train()
         self.optimizer = hparams["optimizer"](self.model.parameters())
         self.max_grad_norm = hparams["max_grad_norm"]
+        self.loss = hparams.get("loss") or get_si_snr_with_pitwrapper
         self.precision = precision
         self.device = device
         self.separate = self.model
@@ -97,7 +99,7 @@ class TrainStep:
         self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.precision, self.device):
             estimates = self.forward(mix)
-            loss = get_si_snr_with_pitwrapper(targets, estimates).mean()
+            loss = self.loss(targets, estimates).mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(
             self.model.parameters(), self.max_grad_norm
