@@ -53,7 +53,10 @@ def num_frames(num_samples, window, hop):
             num_samples - window + hop - 1, hop, rounding_mode="floor"
         )
         return ceil.clamp(min=0) + 1
-    return max(0, -(-(num_samples - window) // hop)) + 1
+    # non-negative operands and sym_max: ONNX export keeps this symbolic
+    # in the length (its Div of sizes truncates, see onnx_export.py)
+    longest = torch.sym_max(num_samples, window)
+    return (longest - window + hop - 1) // hop + 1
 
 
 def check_mixtures(mix, lengths=None):
