@@ -13,8 +13,9 @@ Authors
 import os
 
 import numpy as np
-import soundfile as sf
+import soundfile as sf  # noqa: F401 (the doctests write files)
 
+from speechbrain_galr.audio import audio_info, open_audio, read_blocks
 from speechbrain_galr.files import atomic_path
 
 MAX_COLUMNS = 2000
@@ -30,7 +31,7 @@ def summarize_wav(path, columns=MAX_COLUMNS, block_frames=1 << 16):
     Arguments
     ---------
     path : str
-        Mono (or first-channel) audio file.
+        Audio file (channels averaged, as everywhere).
     columns : int
         Most time bins.
     block_frames : int
@@ -53,8 +54,8 @@ def summarize_wav(path, columns=MAX_COLUMNS, block_frames=1 << 16):
     >>> int(summary["power"].mean(axis=1).argmax())  # 1 kHz: bin 64
     64
     """
-    info = sf.info(path)
-    total = max(1, info.frames)
+    frames, rate, _ = audio_info(path)
+    total = max(1, frames)
     bins = max(1, min(columns, total))
     low, high = np.full(bins, np.inf), np.full(bins, -np.inf)
     num_frames = max(1, (total - NFFT) // HOP + 1)
@@ -62,9 +63,9 @@ def summarize_wav(path, columns=MAX_COLUMNS, block_frames=1 << 16):
     power, counts = np.zeros((NFFT // 2 + 1, cols)), np.zeros(cols)
     window = np.hanning(NFFT)
     carry, start, frame_index = np.zeros(0), 0, 0
-    with sf.SoundFile(path) as fin:
-        for block in fin.blocks(block_frames, dtype="float32", always_2d=True):
-            samples = block[:, 0]
+    with open_audio(path) as fin:
+        for block in read_blocks(fin, block_frames):
+            samples = block.numpy()
             # envelope: bin of every sample
             where = (np.arange(start, start + len(samples)) * bins) // total
             np.minimum.at(low, where, samples)
@@ -86,8 +87,8 @@ def summarize_wav(path, columns=MAX_COLUMNS, block_frames=1 << 16):
     low[~np.isfinite(low)] = 0
     high[~np.isfinite(high)] = 0
     return {
-        "rate": info.samplerate,
-        "seconds": info.frames / info.samplerate,
+        "rate": rate,
+        "seconds": frames / rate,
         "low": low,
         "high": high,
         "power": power / np.maximum(counts, 1),

@@ -42,6 +42,8 @@ import time
 import numpy as np
 import soundfile as sf
 
+from speechbrain_galr.audio import read_audio
+
 SAMPLE_RATE = 8000
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -73,11 +75,8 @@ def speaker_streams(files, seconds, count, seed=0):
         for half in halves:
             pieces, length = [], 0
             while length < total:
-                signal, rate = sf.read(
-                    half[rng.integers(len(half))], dtype="float32"
-                )
-                if rate != SAMPLE_RATE:
-                    raise ValueError(f"{rate} Hz speech, expected 8 kHz")
+                path = half[rng.integers(len(half))]
+                signal = read_audio(path, SAMPLE_RATE).numpy()
                 pieces.append(signal / (np.std(signal) + 1e-8))
                 length += len(signal)
             pair.append(np.concatenate(pieces)[:total])
