@@ -48,7 +48,11 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
-from speechbrain_galr.galr import GloballyAttentiveLayer, SegmentLayerNorm
+from speechbrain_galr.galr import (
+    GALR,
+    GloballyAttentiveLayer,
+    SegmentLayerNorm,
+)
 
 SAMPLE_RATE = 8000
 HPARAMS_FOLDER = os.path.join(
@@ -292,6 +296,38 @@ def galr_flop_hooks():
     }
 
 
+def _count_mask_head(masknet):
+    """Counts GALR's mask-head 1x1 ``Conv2d`` where ptflops cannot see it.
+
+    GALR's forward may apply that convolution through its weight (a linear
+    map in the blocks' layout) instead of calling the module; then these
+    torch hooks add to the module's ptflops counter what ptflops counts
+    for an ``nn.Conv2d`` (``in x out + out`` per output position, over the
+    S x K positions of the segments).
+
+    Returns
+    -------
+    list
+        The hook handles, to remove.
+    """
+    conv = masknet.conv2d
+    called = []
+
+    def add_if_not_called(module, inputs, output):
+        if called or not hasattr(conv, "__flops__"):
+            return
+        B, _, L = inputs[0].shape
+        S = -(-2 * L // module.K) + 1
+        per_position = conv.in_channels * conv.out_channels + conv.out_channels
+        conv.__flops__ += B * S * module.K * per_position
+
+    return [
+        masknet.register_forward_pre_hook(lambda *_: called.clear()),
+        conv.register_forward_hook(lambda *_: called.append(True)),
+        masknet.register_forward_hook(add_if_not_called),
+    ]
+
+
 def count_macs(net, seconds=1.0, sample_rate=SAMPLE_RATE):
     """MACs of one forward pass on a mixture of ``seconds`` seconds.
 
@@ -324,6 +360,12 @@ def count_macs(net, seconds=1.0, sample_rate=SAMPLE_RATE):
     if samples < 1:
         raise ValueError(f"seconds must give at least one sample: {seconds}")
     device = next(net.parameters()).device
+    handles = [
+        handle
+        for module in net.modules()
+        if isinstance(module, GALR)
+        for handle in _count_mask_head(module)
+    ]
     # ptflops prints its warnings and errors: kept for the error message
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -340,6 +382,8 @@ def count_macs(net, seconds=1.0, sample_rate=SAMPLE_RATE):
             backend="pytorch",
             backend_specific_config={"count_functional": False},
         )
+    for handle in handles:
+        handle.remove()
     if macs is None:
         raise RuntimeError(
             f"ptflops could not count the model: {printed.getvalue()}"
