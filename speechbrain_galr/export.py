@@ -79,6 +79,30 @@ def _one_line(err, limit=300):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _state_difference(built, saved):
+    """How a built module's state differs from a saved one ("" if not)."""
+    only_saved = sorted(set(saved) - set(built))
+    only_built = sorted(set(built) - set(saved))
+    shapes = [
+        key
+        for key in sorted(set(built) & set(saved))
+        if built[key].shape != saved[key].shape
+    ]
+    count = len(only_saved) + len(only_built) + len(shapes)
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    if shapes:
+        key = shapes[0]
+        return (
+            f"{key} is {list(saved[key].shape)} in the .ckpt file, "
+            f"{list(built[key].shape)} by the yaml{more}"
+        )
+    if only_saved:
+        return f"{only_saved[0]} is in the .ckpt file only{more}"
+    if only_built:
+        return f"{only_built[0]} is missing from the .ckpt file{more}"
+    return ""
+
+
 def check_definition(hparams_text, states, source):
     """Builds the hub model and checks it fits the checkpoint's states.
 
@@ -96,20 +120,11 @@ def check_definition(hparams_text, states, source):
             f"{type(err).__name__}: {_one_line(err)}"
         ) from err
     for name in MODULE_NAMES:
-        built = hparams[name].state_dict()
-        saved = states[name]
-        differ = sorted(set(built) ^ set(saved))
-        differ += [
-            key
-            for key in sorted(set(built) & set(saved))
-            if built[key].shape != saved[key].shape
-        ]
-        if differ:
+        problem = _state_difference(hparams[name].state_dict(), states[name])
+        if problem:
             raise ExportError(
                 f"{name}.ckpt does not fit the model defined in {source} "
-                f"(a changed setting?): parameters {', '.join(differ[:3])}"
-                + (" ..." if len(differ) > 3 else "")
-                + " differ"
+                f"(a changed setting?): {problem}"
             )
     return hparams
 

@@ -32,6 +32,8 @@ from ruamel.yaml.comments import (
 from speechbrain.utils.checkpoints import Checkpoint
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_galr.checkpoints import file_problem
+
 MODULE_NAMES = ("encoder", "masknet", "decoder")
 """The recoverables a recipe checkpoint must hold: the pretrainer's
 loadables and the hub folder's ``.ckpt`` files."""
@@ -295,13 +297,16 @@ def load_state_file(path):
         raise ModelFileError(f"checkpoint file not found: {path}")
     if os.path.getsize(path) == 0:
         raise ModelFileError(f"{path} is empty (0 bytes)")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ModelFileError(f"{path} is not a readable checkpoint: {problem}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many kinds for a bad file
-        problem = " ".join(str(err).split())[:200]
+        first = " ".join(str(err).split()).split(". ")[0][:160]
         raise ModelFileError(
-            f"{path} is not a readable checkpoint (corrupt or truncated?): "
-            f"{type(err).__name__}: {problem}"
+            f"{path} is not a readable checkpoint: {type(err).__name__}: "
+            f"{first}"
         ) from err
     if not isinstance(state, dict) or not all(
         torch.is_tensor(v) for v in state.values()

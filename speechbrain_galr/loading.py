@@ -12,15 +12,32 @@ Authors
 """
 
 import os
+import re
 
 from speechbrain_galr.hub import ModelFileError, load_state_file, read_hparams
 
 HPARAMS_FILE = "hyperparams.yaml"
 
 
+SIZE_MISMATCH = re.compile(
+    r"size mismatch for (\S+): copying a param with shape "
+    r"torch.Size\((\[.*?\])\) from checkpoint, the shape in current model "
+    r"is torch.Size\((\[.*?\])\)"
+)
+
+
 def _one_line(err, limit=300):
     text = " ".join(str(err).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _load_problem(err):
+    """The first parameter a ``load_state_dict`` error names, shortly."""
+    found = SIZE_MISMATCH.search(str(err))
+    if found is None:
+        return _one_line(err, 200)
+    name, saved, built = found.groups()
+    return f"{name} is {saved} in the .ckpt file, {built} by the yaml"
 
 
 def check_model_folder(folder):
@@ -98,7 +115,7 @@ def load_model(source, savedir=None, run_opts=None):
             raise
         raise ModelFileError(
             f"the .ckpt files of {source} do not fit its {HPARAMS_FILE} "
-            f"(a changed setting?): {_one_line(err)}"
+            f"(a changed setting?): {_load_problem(err)}"
         ) from err
     except (ImportError, AttributeError, TypeError, KeyError) as err:
         raise ModelFileError(
