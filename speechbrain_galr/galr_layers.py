@@ -1,0 +1,249 @@
+"""The layers of a GALR block (paper Section 2.2) and their Table 2 swaps.
+
+A GALR block is a locally recurrent layer (a Bi-LSTM inside each segment,
+eq. 2-3) followed by a globally attentive layer (self-attention across the
+segments, eq. 4-13).  Table 2 of the paper swaps Bi-LSTM and attention in
+either path; :class:`GALRBlock` builds any of the four systems from
+``local_layer`` ("lstm" or "attention") and ``global_layer`` ("attention"
+or "lstm").
+
+Layout: every layer takes and returns ``[B, S, K, D]`` (batch, segment,
+frame in the segment, feature) and reads a
+:class:`speechbrain_galr.segments.SegmentContext` (masks and positional
+encodings made once per forward pass).  The Bi-LSTM reads ``[B*S, K, D]``
+as a free view; query, key and value come from one product and are read by
+torch's fused attention kernel as strided views
+(:mod:`speechbrain_galr.attention`).
+
+Authors
+ * speechbrain-galr contributors 2026
+"""
+
+import torch
+from torch import nn
+
+from speechbrain_galr.attention import (
+    GloballyAttentiveLayer,
+    LocallyAttentiveLayer,
+)
+from speechbrain_galr.segments import SegmentMap, make_norm, segment_context
+
+LOCAL_LAYERS = ("lstm", "attention")
+GLOBAL_LAYERS = ("attention", "lstm")
+
+
+class LocallyRecurrentLayer(nn.Module):
+    """The locally recurrent layer of a GALR block (eq. 2-3).
+
+    A Bi-LSTM with H hidden units per direction runs over the K frames of
+    each segment; a linear layer (R, Y) maps its 2H outputs back to D; the
+    result is normalised (``norm``: per segment or per utterance) and added
+    to the input:  ``L_hat = LN(R BiLSTM(T) + Y) + T``.
+
+    Arguments
+    ---------
+    input_size : int
+        Feature dimension D.
+    hidden_size : int
+        Hidden units H of each LSTM direction.
+    eps : float
+        Epsilon of the layer norm.
+    norm : str
+        ``LN`` of eq. 3: "segment" or "utterance".
+
+    Example
+    -------
+    >>> layer = LocallyRecurrentLayer(64, 128)
+    >>> x = torch.randn(2, 5, 100, 64)  # [B, S, K, D]
+    >>> layer(x).shape
+    torch.Size([2, 5, 100, 64])
+    """
+
+    def __init__(self, input_size, hidden_size, eps=1e-8, norm="segment"):
+        super().__init__()
+        self.lstm = nn.LSTM(
+            input_size, hidden_size, batch_first=True, bidirectional=True
+        )
+        self.linear = nn.Linear(2 * hidden_size, input_size)
+        self.norm = make_norm(norm, input_size, eps)
+
+    def forward(self, x, context=None):
+        """Returns ``L_hat`` for ``x`` of shape ``[B, S, K, D]``."""
+        B, S, K, D = x.shape
+        # [B*S, K, 2H]: every segment is an independent sequence (eq. 2)
+        local, _ = self.lstm(x.view(B * S, K, D))
+        # [B, S, K, D]
+        local = self.linear(local).view(B, S, K, D)
+        # eq. 3
+        return self.norm(local, context) + x
+
+
+class GloballyRecurrentLayer(nn.Module):
+    """A Bi-LSTM across the segments: Table 2's "global Bi-LSTM".
+
+    DPRNN's inter-segment path in the place of the globally attentive
+    layer: for every row (after C_map when Q is set), a Bi-LSTM runs across
+    the segments, a linear layer maps back to D, and the result is
+    normalised as eq. 10 (then C_inv, eq. 13).  Each item's backward
+    direction starts at its own last segment, so a padded batch gives what
+    its items give alone.  The two directions are two LSTMs (the parameters
+    of one bidirectional LSTM).
+
+    Arguments
+    ---------
+    input_size : int
+        Feature dimension D.
+    hidden_size : int
+        Hidden units H of each direction.
+    segment_size : int
+        Frames per segment K.
+    reduced_segment_size : int or None
+        Rows Q after C_map; None for no low-dimension map.
+    eps : float
+        Epsilon of the layer norm.
+    norm : str
+        "segment" or "utterance".
+
+    Example
+    -------
+    >>> layer = GloballyRecurrentLayer(64, 32, 100, 16)
+    >>> layer(torch.randn(2, 5, 100, 64)).shape
+    torch.Size([2, 5, 100, 64])
+    """
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        segment_size,
+        reduced_segment_size=None,
+        eps=1e-8,
+        norm="segment",
+    ):
+        super().__init__()
+        self.lstm_forward = nn.LSTM(input_size, hidden_size, batch_first=True)
+        self.lstm_backward = nn.LSTM(input_size, hidden_size, batch_first=True)
+        self.linear = nn.Linear(2 * hidden_size, input_size)
+        self.norm = make_norm(norm, input_size, eps)
+        self.reduced_segment_size = reduced_segment_size
+        if reduced_segment_size is not None:
+            self.c_map = SegmentMap(segment_size, reduced_segment_size)
+            self.c_inv = SegmentMap(reduced_segment_size, segment_size)
+
+    def forward(self, x, context=None):
+        """Processes ``x`` ``[B, S, K, D]`` across segments."""
+        if context is None:
+            context = segment_context(x)
+        B, S = x.shape[:2]
+        rows = self.c_map(x) if self.reduced_segment_size else x
+        R, D = rows.shape[2:]
+        # [B*R, S, D]: one sequence across the segments per row
+        seq = rows.transpose(1, 2).reshape(B * R, S, D)
+        # [B*R, S, 1]: s -> n-1-s on an item's n own segments, s on the
+        # padding; reversing twice is the identity
+        step = torch.arange(S, device=x.device)
+        own = context.valid > 0
+        rev = torch.where(own, context.counts[:, None] - 1 - step, step)
+        rev = rev.repeat_interleave(R, dim=0)[..., None]
+        ahead, _ = self.lstm_forward(seq)
+        back, _ = self.lstm_backward(seq.gather(1, rev.expand(-1, -1, D)))
+        back = back.gather(1, rev.expand(-1, -1, back.shape[-1]))
+        # [B*R, S, D] -> [B, S, R, D]
+        out = self.linear(torch.cat([ahead, back], dim=-1))
+        out = out.view(B, R, S, D).transpose(1, 2)
+        g_hat = self.norm(out, context)
+        return self.c_inv(g_hat) if self.reduced_segment_size else g_hat
+
+
+class GALRBlock(nn.Module):
+    """One GALR block: a local layer, then a global layer.
+
+    ``T^(n+1) = C_inv(G_hat^(n)) + L_hat^(n)`` (eq. 11 and 13).  The paper's
+    block is ``local_layer="lstm"``, ``global_layer="attention"``; the other
+    three combinations are the systems of Table 2.
+
+    Arguments
+    ---------
+    input_size : int
+        Feature dimension D.
+    hidden_size : int
+        Hidden units H per Bi-LSTM direction.
+    num_heads : int
+        Attention heads J.
+    segment_size : int
+        Frames per segment K.
+    reduced_segment_size : int or None
+        Rows Q of the low-dimension segment representation; None for none.
+    dropout : float
+        Dropout on the attention output.
+    eps : float
+        Epsilon of the layer norms.
+    local_layer : str
+        "lstm" (eq. 2-3) or "attention".
+    global_layer : str
+        "attention" (eq. 4-13) or "lstm".
+    local_norm : str
+        ``LN`` of eq. 3: "segment" or "utterance".
+    global_norm : str
+        ``LN`` of eq. 10: "segment" or "utterance".
+    attention_dropout : float
+        Dropout on the attention probabilities.
+
+    Example
+    -------
+    >>> block = GALRBlock(64, 128, 8, 100, 32)
+    >>> x = torch.randn(2, 5, 100, 64)  # [B, S, K, D]
+    >>> block(x).shape
+    torch.Size([2, 5, 100, 64])
+    """
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_heads,
+        segment_size,
+        reduced_segment_size=None,
+        dropout=0.1,
+        eps=1e-8,
+        local_layer="lstm",
+        global_layer="attention",
+        local_norm="segment",
+        global_norm="segment",
+        attention_dropout=0.0,
+    ):
+        super().__init__()
+        D, Q = input_size, reduced_segment_size
+        if local_layer == "lstm":
+            self.local = LocallyRecurrentLayer(D, hidden_size, eps, local_norm)
+        elif local_layer == "attention":
+            self.local = LocallyAttentiveLayer(
+                D, num_heads, dropout, attention_dropout, local_norm, eps
+            )
+        else:
+            raise ValueError(
+                f"local_layer must be one of {LOCAL_LAYERS}, "
+                f"got {local_layer!r}"
+            )
+        if global_layer == "attention":
+            self.globally = GloballyAttentiveLayer(
+                D, num_heads, segment_size, Q, dropout, eps, global_norm,
+                attention_dropout,
+            )  # fmt: skip
+        elif global_layer == "lstm":
+            self.globally = GloballyRecurrentLayer(
+                D, hidden_size, segment_size, Q, eps, global_norm
+            )
+        else:
+            raise ValueError(
+                f"global_layer must be one of {GLOBAL_LAYERS}, "
+                f"got {global_layer!r}"
+            )
+
+    def forward(self, x, context=None):
+        """Processes ``x`` of shape ``[B, S, K, D]``; see the layers."""
+        if context is None:
+            context = segment_context(x, frame_pos=True)
+        local = self.local(x, context)
+        # eq. 11 / eq. 13
+        return self.globally(local, context) + local
