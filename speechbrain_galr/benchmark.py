@@ -349,8 +349,20 @@ def check_args(args):
     if args.device != "cpu" and not args.device.startswith("cuda"):
         raise ValueError(f"--device must be cpu or cuda[:N], not {args.device}")
     args.override = dict(args.override)
+    per_row = sorted(
+        set(args.override) & set(cost.table3_overrides("GALR", *[1] * 4))
+    )
+    if per_row:
+        raise ValueError(f"--override {', '.join(per_row)}: set by each row")
     for name in cost.MODELS:
-        cost.load_hparams(name, **args.override)  # unknown keys fail here
+        try:
+            cost.load_hparams(name, **args.override)
+        except ValueError:
+            raise
+        except Exception as error:
+            raise ValueError(
+                f"--override: {name} cannot be built ({error})"
+            ) from error
 
 
 def run(args):

@@ -198,6 +198,9 @@ def test_bad_input_raises_a_clear_error(tmp_path):
     [
         (["--override", "num_filter=16"], "has no hyperparameter num_filter"),
         (["--override", "num_blocks"], "expected KEY=VALUE"),
+        (["--override", "num_filters=16"], "num_filters: set by each row"),
+        (["--override", "num_heads=5"], "divisible by num_heads (5)"),
+        (["--override", "num_blocks=many"], "GALR cannot be built"),
         (["--throughput", "--precisions", "fp8"], "subset of fp32,bf16"),
         (["--throughput", "--steps", "0"], "--steps >= 1"),
         (["--throughput", "--device", "tpu"], "--device must be cpu"),
