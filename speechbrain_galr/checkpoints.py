@@ -12,8 +12,8 @@ written.
 A checkpoint damaged afterwards (a truncated or corrupt ``.ckpt``, an
 unreadable ``CKPT.yaml``) is reported with the file's name and recovery
 falls back to the next checkpoint in order (the previous one, or the next
-best); the recipes keep the last two end-of-epoch checkpoints (SpeechBrain's
-``num_to_keep``) so that there is one to fall back to.
+best); the recipes keep the last two end-of-epoch checkpoints and the best
+two (SpeechBrain's ``num_to_keep``) so that there is one to fall back to.
 
 Authors
  * speechbrain-galr contributors 2026

@@ -34,8 +34,9 @@ Hyperparameters read (besides the modules and SpeechBrain's run options):
 and ``limit_training_signal_len`` (random training crops of that many
 samples, SpeechBrain's names), ``save_audio`` and ``n_audio_to_save``
 (SpeechBrain's: the first test separations as WAVs in
-``<save_folder>/audio_results``), ``ckpt_num_to_keep`` (end-of-epoch
-checkpoints kept besides the best, default 2), ``seed``,
+``<save_folder>/audio_results``), ``ckpt_num_to_keep`` (SpeechBrain's
+``num_to_keep``: the last and the best end-of-epoch checkpoints kept, 2
+of each by default), ``seed``,
 ``max_train_minutes``, ``num_threads``, ``num_test_examples``,
 ``test_n_jobs`` (default 1), ``train_logger``.
 
@@ -411,8 +412,9 @@ class SeparationBrain(sb.Brain):
         """Saves the end-of-epoch checkpoint as SpeechBrain's recipes do:
         its meta ``si-snr`` is the validation loss (minus the SI-SNR in dB;
         ``si-snr_is_loss`` says so), the best is kept with ``min_keys``,
-        and so are the last ``ckpt_num_to_keep`` (2: one to fall back to
-        if the newest is damaged).  The intra-epoch checkpoints of the
+        with the last ones, ``ckpt_num_to_keep`` of each (SpeechBrain's
+        ``num_to_keep``; 2: one to fall back to if the newest is
+        damaged).  The intra-epoch checkpoints of the
         finished epoch are removed."""
         self.checkpointer.save_and_keep_only(
             meta={
