@@ -428,13 +428,13 @@ class FailingModel:
 def test_a_failed_run_keeps_the_old_outputs_and_no_work_folder(tmp_path):
     model = tiny_model()
     out = tmp_path / "out"
-    mix = write_wav(tmp_path / "mix.wav", 0.3 * torch.randn(24000), 8000)
-    model.separate_file_to_folder(mix, out, chunk_seconds=1.0)
+    mix = write_wav(tmp_path / "mix.wav", 0.3 * torch.randn(12000), 8000)
+    model.separate_file_to_folder(mix, out, chunk_seconds=0.5)
     before = wav_bytes(out)
     model.separate_batch = FailingModel(model, fail_at=2)
     with pytest.raises(RuntimeError, match="model failed"):
         model.separate_file_to_folder(
-            mix, out, chunk_seconds=1.0, overwrite=True
+            mix, out, chunk_seconds=0.5, overwrite=True
         )
     assert wav_bytes(out) == before  # no .galr-* work folder either
 
@@ -628,7 +628,7 @@ def test_auto_precision_is_bf16_only_on_a_fast_bf16_cpu(
 
 def test_bf16_separation_is_close_to_fp32(trained):
     generator = torch.Generator().manual_seed(5)
-    sources = synthetic_sources(1, 3 * 8000, generator)
+    sources = synthetic_sources(1, 2 * 8000, generator)
     mix = sources.sum(-1)
     bf16 = GALRSeparation(
         trained.mods, vars(trained.hparams), run_opts={"precision": "bf16"}
