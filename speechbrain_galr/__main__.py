@@ -246,9 +246,11 @@ def build_parser():
     exp.add_argument(
         "--max-key",
         default=None,
-        help="checkpoint meta key to maximise (default: si-snr, maximised "
-        "for this package's recipes, which store the validation SI-SNR, "
-        "minimised for SpeechBrain's, which store the loss)",
+        help="checkpoint meta key to maximise (default: si-snr, minimised "
+        "where it is SpeechBrain's loss, as the recipes now store it "
+        "(si-snr_is_loss) and SpeechBrain's own do, maximised where it "
+        "is the validation SI-SNR, as earlier runs of this package stored "
+        "it)",
     )
     exp.add_argument(
         "--min-key",
