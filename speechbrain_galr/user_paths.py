@@ -48,19 +48,18 @@ def looks_local(path, hub_parts):
 
 def _check_hub_entry(path, hub_parts):
     """None if the hub entry exists, else why not (one short request)."""
-    import huggingface_hub
-    from huggingface_hub import errors
+    from huggingface_hub import HfApi, constants, errors
 
-    if huggingface_hub.constants.HF_HUB_OFFLINE:
+    if constants.HF_HUB_OFFLINE:
         return None  # the fetcher reads the local cache
     parts = path.split("/")
     repo, filename = "/".join(parts[:2]), "/".join(parts[2:])
     try:
-        info = huggingface_hub.HfApi().model_info(repo, timeout=HUB_TIMEOUT_S)
+        info = HfApi().model_info(repo, timeout=HUB_TIMEOUT_S)
     except errors.RepositoryNotFoundError:
         return f"no hub repository {repo}"
     except Exception as err:  # network errors of several libraries
-        return f"the hub could not be reached: {type(err).__name__}: {err}"
+        return f"the hub could not be reached ({type(err).__name__}: {err})"
     names = {s.rfilename for s in info.siblings or []}
     if hub_parts == 3 and filename not in names:
         return f"hub repository {repo} has no file {filename}"

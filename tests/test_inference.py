@@ -581,6 +581,19 @@ def test_missing_paths_that_look_local_are_not_found_at_once(
         tiny_model().separate_file("owner/repo/mix.wav")
 
 
+def test_hub_lookup_failure_is_not_found(monkeypatch):
+    import huggingface_hub
+
+    from speechbrain_galr import user_paths
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Name or service not known")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", unreachable)
+    with pytest.raises(FileNotFoundError, match="hub could not be reached"):
+        user_paths.resolve_source("owner/no-such-model", "model folder")
+
+
 # --- device and precision (issue 14 item 5, issue 15) --------------------
 
 
