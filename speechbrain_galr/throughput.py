@@ -12,10 +12,9 @@ SeparationBrain` does per batch: the forward pass (under autocast for
 bf16), the yaml's loss (permutation-invariant SI-SNR), the backward pass,
 gradient clipping to the yaml's ``max_grad_norm`` and a step of the yaml's
 optimizer (Adam).  Compiled is ``torch.compile(model, fullgraph=True)``
-where the model compiles as one graph, else ``torch.compile(model)`` with
-graph breaks (which one is recorded), with dynamo tracing into ``nn.LSTM``
-(``allow_rnn``); the loss and the optimizer run eagerly, as in the
-recipes.
+with dynamo tracing into ``nn.LSTM`` (``allow_rnn``) where the model
+compiles so, else ``torch.compile(model)`` with graph breaks (which one is
+recorded); the loss and the optimizer run eagerly, as in the recipes.
 
 Authors
  * speechbrain-galr contributors 2026
@@ -44,12 +43,6 @@ def autocast(precision, device):
     if precision == "bf16":
         return torch.autocast(torch.device(device).type, torch.bfloat16)
     raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
-
-
-def _dynamo_settings():
-    """Dynamo traces into ``nn.LSTM`` (``allow_rnn``): without it every
-    LSTM of GALR and DPRNN is a graph break."""
-    return torch._dynamo.config.patch(allow_rnn=True)
 
 
 def _synchronize(device):
@@ -88,10 +81,13 @@ class TrainStep:
         self.device = device
         self.separate = self.model
         self.compiled = "eager"
+        # dynamo traces into nn.LSTM: without it each LSTM of GALR and
+        # DPRNN is a graph break
+        self.allow_rnn = True
 
     def forward(self, mix):
         """The model's (compiled) forward pass: ``[B, T]`` to ``[B, T, C]``."""
-        with _dynamo_settings():
+        with torch._dynamo.config.patch(allow_rnn=self.allow_rnn):
             return self.separate(mix)
 
     def __call__(self, mix, targets):
@@ -110,8 +106,8 @@ class TrainStep:
     def compile(self, mix, targets, backend="inductor"):
         """Compiles the model's forward pass and runs one step with it.
 
-        ``fullgraph=True`` first; where dynamo cannot make one graph,
-        ``torch.compile(model)`` with graph breaks.
+        ``fullgraph=True`` first (LSTMs traced); where that fails,
+        ``torch.compile(model)`` with graph breaks (LSTMs not traced).
 
         Returns
         -------
@@ -127,6 +123,7 @@ class TrainStep:
         except torch._dynamo.exc.TorchDynamoException as error:
             reason = str(error).strip().splitlines()[0][:80]
             logger.info("no full graph (%s): compiling with breaks", reason)
+            self.allow_rnn = False
             self.separate = torch.compile(self.model, backend=backend)
             self(mix, targets)
             self.compiled = f"graph breaks ({type(error).__name__})"

@@ -169,12 +169,12 @@ NOTES = [
     "the yaml's `max_grad_norm`, a step of the yaml's optimizer (Adam); "
     "random mixtures and targets (the cost does not depend on values).  "
     "Time: wall clock over the timed steps between synchronisations.",
-    "- **Compiled**: `torch.compile(model, fullgraph=True)` where it "
-    "compiles as one graph (`fullgraph`), else `torch.compile(model)` "
-    "(`graph breaks`); dynamo traces into `nn.LSTM` (`allow_rnn=True`; "
-    "without it each LSTM of GALR and DPRNN is a graph break); the loss "
-    "and the optimizer run eagerly.  The first compiled step "
-    "(compilation) is not timed.",
+    "- **Compiled**: `torch.compile(model, fullgraph=True)` with dynamo "
+    "tracing into `nn.LSTM` (`allow_rnn=True`: without it each LSTM of "
+    "GALR and DPRNN is a graph break) where it compiles so (`fullgraph`), "
+    "else `torch.compile(model)` (`graph breaks`); the loss and the "
+    "optimizer run eagerly.  The first compiled step (compilation) is not "
+    "timed.",
     "- **Inference memory**: eager, no gradients; the peak above the "
     "memory held before the pass (weights excluded), per second of the "
     "input: `torch.cuda.max_memory_allocated` on a GPU, the peak resident "
