@@ -160,6 +160,13 @@ def build_parser():
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    add_separate_parser(sub)
+    add_export_parser(sub)
+    return parser
+
+
+def add_separate_parser(sub):
+    """The ``separate`` subcommand's arguments."""
     sep = sub.add_parser(
         "separate",
         help="separate a recording into one wav per source",
@@ -224,6 +231,9 @@ def build_parser():
     sep.add_argument("--quiet", action="store_true", help="no progress bar")
     sep.set_defaults(func=separate_command)
 
+
+def add_export_parser(sub):
+    """The ``export`` subcommand's arguments."""
     exp = sub.add_parser(
         "export",
         help="export a recipe checkpoint as a model folder",
@@ -269,7 +279,6 @@ def build_parser():
         "added to it are kept)",
     )
     exp.set_defaults(func=export_command)
-    return parser
 
 
 def main(argv=None):
