@@ -79,12 +79,21 @@ def check_separate_options(args):
     chunk = args.chunk_seconds
     if chunk is None:
         chunk = GALRSeparation.chunk_seconds
+    precision = args.precision
+    if args.backend == "onnxruntime":
+        from speechbrain_galr.onnx_export import import_optional
+
+        import_optional("onnxruntime")
+        if args.device != "cpu" or precision not in ("auto", "fp32"):
+            raise UsageError(
+                "--backend onnxruntime runs fp32 on the CPU; leave out "
+                "--device and --precision"
+            )
+        precision = "fp32"
     try:
         if args.chunk_seconds is not None or args.overlap_seconds is not None:
             check_chunk_seconds(chunk, args.overlap_seconds)
-        return resolve_run_opts(
-            {"device": args.device, "precision": args.precision}
-        )
+        return resolve_run_opts({"device": args.device, "precision": precision})
     except ValueError as err:
         raise UsageError(str(err)) from err
 
@@ -108,10 +117,19 @@ def separate_command(args):
         about = ""
     check_outputs(args.out, name, args.overwrite)
     source = resolve_source(args.model, "model folder")
+    if args.backend == "onnxruntime":
+        from speechbrain_galr.onnx_export import find_onnx_file
+
+        onnx_file = find_onnx_file(source, args.savedir)
     model = load_model(source, savedir=args.savedir, run_opts=run_opts)
+    if args.backend == "onnxruntime":
+        import torch
+
+        model.use_onnxruntime(onnx_file, threads=torch.get_num_threads())
     print(
         f"separating {args.mixture}{about} into {model.num_sources} "
-        f"sources on {run_opts['device']}, {run_opts['precision']}",
+        f"sources on {run_opts['device']}, {run_opts['precision']}"
+        + (", onnxruntime" if args.backend == "onnxruntime" else ""),
         file=sys.stderr,
     )
     start = time.time()
@@ -145,6 +163,7 @@ def export_command(args):
         min_key=args.min_key,
         training_data=args.training_data,
         overwrite=args.overwrite,
+        onnx=args.onnx,
     )
     for name in sorted(os.listdir(dest)):
         print(os.path.join(dest, name))
@@ -218,6 +237,14 @@ def add_separate_parser(sub):
         "(AVX512-BF16/AMX) or a GPU, fp32 otherwise",
     )
     sep.add_argument(
+        "--backend",
+        default="torch",
+        choices=("torch", "onnxruntime"),
+        help="what runs the model: torch (default), or onnxruntime with "
+        "the folder's model.onnx (written by `export --onnx`; CPU, fp32; "
+        "needs pip install 'speechbrain-galr[onnx]')",
+    )
+    sep.add_argument(
         "--savedir",
         default=None,
         help="where to keep links to the model files (default: none)",
@@ -277,6 +304,14 @@ def add_export_parser(sub):
         action="store_true",
         help="replace the model in an existing output folder (files you "
         "added to it are kept)",
+    )
+    exp.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also write model.onnx (input mix [batch, samples], output "
+        "sources [batch, samples, C]; checked against PyTorch) for "
+        "`separate --backend onnxruntime`; needs pip install "
+        "'speechbrain-galr[onnx]'",
     )
     exp.set_defaults(func=export_command)
 

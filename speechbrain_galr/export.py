@@ -63,6 +63,7 @@ EXPORTED_FILES = (
     INTERFACE_FILE,
     "README.md",
     RESULTS_FILE,
+    "model.onnx",  # export --onnx (an old one would not fit new weights)
 ) + tuple(f"{name}.ckpt" for name in MODULE_NAMES)
 """The files an export writes; others in an overwritten folder are kept."""
 
@@ -149,6 +150,7 @@ def verify_folder(folder, states):
         for key, value in states[name].items():
             if not torch.equal(value, loaded[key].cpu()):
                 raise ExportError(f"{name}.{key} was not loaded correctly")
+    return model
 
 
 def _copy_file(source, dest):
@@ -233,6 +235,7 @@ def export_model(
     training_data=None,
     overwrite=False,
     verify=True,
+    onnx=False,
 ):
     """Exports a recipe's best checkpoint as a hub folder.
 
@@ -257,6 +260,10 @@ def export_model(
     verify : bool
         Load the new folder and check its weights before it replaces
         ``dest``.
+    onnx : bool
+        Also write ``model.onnx``
+        (:func:`speechbrain_galr.onnx_export.export_onnx`, checked
+        against the loaded PyTorch model).
 
     Returns
     -------
@@ -286,6 +293,11 @@ def export_model(
     ['README.md', 'custom_interface.py', 'decoder.ckpt', 'encoder.ckpt',
      'hyperparams.yaml', 'masknet.ckpt']
     """
+    if onnx:  # before any work: the optional packages are there
+        from speechbrain_galr.onnx_export import import_optional
+
+        for package in ("onnx", "onnxscript", "onnxruntime"):
+            import_optional(package)
     output_folder, dest = str(output_folder), os.path.abspath(str(dest))
     if not os.path.isdir(output_folder):
         raise ExportError(f"recipe output folder not found: {output_folder}")
@@ -303,15 +315,19 @@ def export_model(
             write_text_atomic(os.path.join(staging, name), text)
         for name, source in copies.items():
             _copy_file(source, os.path.join(staging, name))
-        if verify:
+        if verify or onnx:
             try:
-                verify_folder(staging, states)
+                loaded = verify_folder(staging, states)
             except Exception as err:
                 raise ExportError(
                     f"the exported model does not load "
                     f"({type(err).__name__}: {_one_line(err)}); {dest} was "
                     "left as it was"
                 ) from err
+        if onnx:
+            from speechbrain_galr.onnx_export import ONNX_FILE, export_onnx
+
+            export_onnx(loaded.mods.model, os.path.join(staging, ONNX_FILE))
         _keep_user_files(dest, staging)
     logger.info(f"exported {found.path} to {dest}")
     return dest

@@ -93,6 +93,7 @@ class GALRSeparation(Pretrained):
     def __init__(self, modules=None, hparams=None, run_opts=None, **kwargs):
         super().__init__(modules, hparams, resolve_run_opts(run_opts), **kwargs)
         self._num_sources = None
+        self._onnx_model = None
 
     @classmethod
     def from_hparams(cls, source, hparams_file="hyperparams.yaml", **kwargs):
@@ -156,9 +157,35 @@ class GALRSeparation(Pretrained):
             est = self._model()(mix, lengths)
         return est.float()
 
+    def use_onnxruntime(self, path, threads=None):
+        """Runs the model through onnxruntime from now on (CPU, fp32).
+
+        Arguments
+        ---------
+        path : str
+            The folder's ``model.onnx`` (``export --onnx``; see
+            :func:`speechbrain_galr.onnx_export.find_onnx_file`).
+        threads : int or None
+            onnxruntime's intra-op threads (None: one per core).
+
+        Returns
+        -------
+        GALRSeparation
+            This object, separating with
+            :class:`speechbrain_galr.onnx_export.OnnxTasNet`.
+        """
+        from speechbrain_galr.onnx_export import OnnxTasNet
+
+        self._onnx_model = OnnxTasNet(path, threads=threads)
+        self._num_sources = None
+        return self
+
     def _model(self):
         """The hparams' TasNet ``model``, or one made of the three modules
-        (hub folders exported before the ``model`` entry existed)."""
+        (hub folders exported before the ``model`` entry existed), or the
+        onnxruntime session of :meth:`use_onnxruntime`."""
+        if self._onnx_model is not None:
+            return self._onnx_model
         if "model" in self.mods:
             return self.mods.model
         return TasNet(self.mods.encoder, self.mods.masknet, self.mods.decoder)
