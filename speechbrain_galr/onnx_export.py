@@ -41,7 +41,9 @@ Authors
 """
 
 import importlib
+import logging
 import os
+import warnings
 
 import numpy as np
 
@@ -190,7 +192,6 @@ def export_onnx(model, path, opset=OPSET, check=True):
     >>> OnnxTasNet(path)(torch.randn(1, 8000)).shape  # doctest: +SKIP
     torch.Size([1, 8000, 2])
     """
-    import torch
 
     from speechbrain_galr.files import atomic_path
 
@@ -200,15 +201,46 @@ def export_onnx(model, path, opset=OPSET, check=True):
     training = model.training
     model.eval()
     try:
-        example = torch.randn(*EXAMPLE_SHAPE)
-        auto = torch.export.Dim.AUTO
-        with torch.no_grad():
-            program = torch.export.export(
-                model,
-                (example,),
-                dynamic_shapes=({0: auto, 1: auto},),
-                strict=False,
-            )
+        proto = onnx_graph(model, opset)
+        with atomic_path(path) as tmp:
+            onnx.save(proto, tmp)
+            return _check_file(model, tmp, opset) if check else []
+    finally:
+        model.train(training)
+
+
+def _one_line(err, limit=300):
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def onnx_graph(model, opset=OPSET):
+    """The ONNX graph (``onnx.ModelProto``) of a model in eval mode, axes
+    named (see :func:`export_onnx`); torch's progress messages and
+    warnings about its own internals are kept quiet."""
+    import torch
+
+    example = torch.randn(*EXAMPLE_SHAPE)
+    auto = torch.export.Dim.AUTO
+    registry_log = logging.getLogger(
+        "torch.onnx._internal.exporter._registration"
+    )
+    level = registry_log.level
+    registry_log.setLevel(logging.ERROR)  # "torchvision is not installed"
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            try:
+                program = torch.export.export(
+                    model,
+                    (example,),
+                    dynamic_shapes=({0: auto, 1: auto},),
+                    strict=False,
+                )
+            except Exception as err:  # torch.export's many error types
+                raise OnnxExportError(
+                    f"torch.export cannot trace the model: {_one_line(err)}"
+                ) from err
             onnx_program = torch.onnx.export(
                 program,
                 (example,),
@@ -219,33 +251,36 @@ def export_onnx(model, path, opset=OPSET, check=True):
                 optimize=True,
                 verbose=False,
             )
-        proto = onnx_program.model_proto
-        _name_axes(proto)
-        with atomic_path(path) as tmp:
-            onnx.save(proto, tmp)
-            if not check:
-                return []
-            onnx.checker.check_model(tmp, full_check=True)
-            shapes = [(2, n) for n in _check_lengths(model)]
-            try:
-                errors = onnx_errors(model, OnnxTasNet(tmp), shapes)
-            except OnnxExportError:
-                raise
-            except Exception as err:  # onnxruntime's Fail and others
-                message = " ".join(str(err).split())[:300]
-                raise OnnxExportError(
-                    f"onnxruntime cannot run the exported model (opset "
-                    f"{opset}): {message}"
-                ) from err
-            if max(errors) > TOLERANCE:
-                raise OnnxExportError(
-                    f"the ONNX model differs from PyTorch by up to "
-                    f"{max(errors):.2e} (> {TOLERANCE:g}) on inputs of "
-                    f"shape {shapes}; not written"
-                )
-        return errors
     finally:
-        model.train(training)
+        registry_log.setLevel(level)
+    proto = onnx_program.model_proto
+    _name_axes(proto)
+    return proto
+
+
+def _check_file(model, path, opset):
+    """Runs ``onnx.checker`` and compares the file with the model on
+    lengths of every residue class of the padding arithmetic."""
+    import onnx
+
+    onnx.checker.check_model(path, full_check=True)
+    shapes = [(2, n) for n in _check_lengths(model)]
+    try:
+        errors = onnx_errors(model, OnnxTasNet(path), shapes)
+    except OnnxExportError:
+        raise
+    except Exception as err:  # onnxruntime's Fail and others
+        raise OnnxExportError(
+            f"onnxruntime cannot run the exported model (opset {opset}): "
+            f"{_one_line(err)}"
+        ) from err
+    if max(errors) > TOLERANCE:
+        raise OnnxExportError(
+            f"the ONNX model differs from PyTorch by up to "
+            f"{max(errors):.2e} (> {TOLERANCE:g}) on inputs of shape "
+            f"{shapes}; not written"
+        )
+    return errors
 
 
 def find_onnx_file(source, savedir=None):
@@ -292,9 +327,9 @@ def find_onnx_file(source, savedir=None):
             local_strategy=LocalStrategy.SYMLINK,
         )
     except Exception as err:  # hub and network errors of many types
-        message = " ".join(str(err).split())[:200]
         raise FileNotFoundError(
-            f"cannot get {ONNX_FILE} of {source} ({message}); {hint}"
+            f"cannot get {ONNX_FILE} of {source} ({_one_line(err, 200)}); "
+            f"{hint}"
         ) from err
     return str(path)
 
@@ -347,9 +382,8 @@ class OnnxTasNet:
                 path, options, providers=providers or ["CPUExecutionProvider"]
             )
         except Exception as err:  # onnxruntime raises its own types
-            message = " ".join(str(err).split())[:200]
             raise ValueError(
-                f"cannot load ONNX model {path}: {message}"
+                f"cannot load ONNX model {path}: {_one_line(err, 200)}"
             ) from err
         self.path = path
         self.num_spks = self.session.get_outputs()[0].shape[-1]
