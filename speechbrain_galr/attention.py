@@ -66,8 +66,9 @@ def attend(g, in_proj, out_proj, num_heads, attn_bias=None, dropout_p=0.0):
     qkv = F.linear(g, weight.reshape(3 * D, D), bias.reshape(3 * D))
     # [B, N, M*J, 3, D/J]
     qkv = qkv.view(B, N, M * J, 3, D // J)
-    # each [B, M*J, N, D/J]: one sequence along N per row and head
-    query, key, value = (qkv[..., i, :].transpose(1, 2) for i in range(3))
+    # each [B, M*J, N, D/J]: one sequence along N per row and head (unbind:
+    # its backward stacks the three gradients in one copy)
+    query, key, value = (t.transpose(1, 2) for t in qkv.unbind(3))
     if attn_bias is not None:
         attn_bias = attn_bias.to(query.dtype)
     # eq. 8 with torch's fused kernel

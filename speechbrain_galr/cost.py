@@ -48,11 +48,13 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
+from speechbrain_galr.attention import LocallyAttentiveLayer
 from speechbrain_galr.galr import (
     GALR,
     GloballyAttentiveLayer,
     SegmentLayerNorm,
 )
+from speechbrain_galr.segments import SegmentMap, UtteranceNorm
 
 SAMPLE_RATE = 8000
 HPARAMS_FOLDER = os.path.join(
@@ -261,9 +263,10 @@ def attention_layer_macs(layer, x):
     """
     B, S, K, D = x.shape
     J = layer.num_heads
-    R = layer.reduced_segment_size or K
+    reduced = getattr(layer, "reduced_segment_size", None)
+    R = reduced or K
     macs = 0
-    if layer.reduced_segment_size:
+    if reduced:
         # C_map and C_inv
         macs += B * S * (R * K * D + R * D) + B * S * (K * R * D + K * D)
     rows = B * S * R
@@ -281,6 +284,24 @@ def _attention_layer_hook(module, inputs, output):
     module.__flops__ += attention_layer_macs(module, inputs[0])
 
 
+def _local_attention_hook(module, inputs, output):
+    """ptflops hook of :class:`LocallyAttentiveLayer` (Table 2): the
+    attention of :func:`attention_layer_macs` over the K frames of each
+    of the B x S segments, one row each."""
+    B, S, K, D = inputs[0].shape
+    x = inputs[0].reshape(B * S, K, 1, D)
+    module.__flops__ += attention_layer_macs(module, x)
+
+
+def _segment_map_hook(module, inputs, output):
+    """ptflops hook of :class:`SegmentMap` (C_map, C_inv) where no
+    attention hook counts it (Table 2's global Bi-LSTM): as a linear map
+    of the rows, ``in x out + out`` per output row and feature."""
+    B, S, R, D = inputs[0].shape
+    out_rows = output.shape[2]
+    module.__flops__ += B * S * D * (R * out_rows + out_rows)
+
+
 def galr_flop_hooks():
     """ptflops ``custom_modules_hooks`` for GALR's own layers.
 
@@ -292,7 +313,10 @@ def galr_flop_hooks():
     """
     return {
         SegmentLayerNorm: _segment_norm_hook,
+        UtteranceNorm: _segment_norm_hook,
+        SegmentMap: _segment_map_hook,
         GloballyAttentiveLayer: _attention_layer_hook,
+        LocallyAttentiveLayer: _local_attention_hook,
     }
 
 

@@ -47,14 +47,18 @@ def num_frames(num_samples, window, hop):
     >>> num_frames(torch.tensor([16000, 3, 17]), 16, 8)
     tensor([1999,    1,    2])
     """
-    if torch.is_tensor(num_samples):
+    if isinstance(num_samples, torch.Tensor):
         # ceil((n - window) / hop), at least 0, in integer tensor math
         ceil = torch.div(
             num_samples - window + hop - 1, hop, rounding_mode="floor"
         )
         return ceil.clamp(min=0) + 1
-    # non-negative operands and sym_max: ONNX export keeps this symbolic
-    # in the length (its Div of sizes truncates, see onnx_export.py)
+    if isinstance(num_samples, int):
+        # a concrete length (eager, or torch.compile with static shapes,
+        # where torch.sym_max of two ints breaks the graph)
+        return max(0, -(-(num_samples - window) // hop)) + 1
+    # a symbolic length: non-negative operands and sym_max, so that ONNX
+    # export keeps it symbolic (its Div of sizes truncates, onnx_export.py)
     longest = torch.sym_max(num_samples, window)
     return (longest - window + hop - 1) // hop + 1
 

@@ -34,13 +34,13 @@ def load_model(**overrides):
         return load_hyperpyyaml(fin, overrides)
 
 
-def tiny(num_spks=2, reduced=4, dropout=0.0, seed=0, **options):
+def tiny(num_spks=2, reduced=4, dropout=0.0, seed=0, blocks=2, **options):
     """A small TasNet (encoder, GALR, decoder) for fast tests."""
     torch.manual_seed(seed)
     return load_model(
         num_filters=32,
         hidden_channels=16,
-        num_blocks=2,
+        num_blocks=blocks,
         num_heads=4,
         segment_size=10,
         reduced_segment_size=reduced,
@@ -249,6 +249,41 @@ def test_norm_statistics_are_float32_for_half_inputs():
     assert torch.isfinite(y).all()
     ref = torch.nn.functional.group_norm(x[:1].float(), 1, eps=1e-8)
     torch.testing.assert_close(y[:1], ref, atol=1e-4, rtol=1e-4)
+
+
+@pytest.fixture
+def dynamo_traces_lstms():
+    """Dynamo traces ``nn.LSTM`` only with ``allow_rnn`` (else a graph
+    break at every LSTM)."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    with torch._dynamo.config.patch(allow_rnn=True):
+        yield
+    torch._dynamo.reset()
+
+
+def test_full_model_compiles_in_one_graph(dynamo_traces_lstms):
+    # fullgraph=True fails on any host sync or value-dependent branch;
+    # aot_eager also traces the backward graph (inductor's C++ code
+    # generation is torch's, and slow on 2 cores: see the recipe README)
+    model = tiny(blocks=1)["model"]
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    mix, rel = padded_batch([800, 500])
+    compiled(mix, rel).pow(2).mean().backward()
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(mix, rel), model(mix, rel))
+        torch.testing.assert_close(compiled(mix), model(mix))
+
+
+@pytest.mark.parametrize("options", OPTIONS[1:], ids=OPTION_IDS[1:])
+def test_every_option_compiles_in_one_graph(options, dynamo_traces_lstms):
+    model = tiny(blocks=1, **options)["model"].eval()
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    mix, rel = padded_batch([800, 500])
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(mix, rel), model(mix, rel))
 
 
 def si_snr_db(ref, est):
