@@ -22,7 +22,6 @@ import ruamel.yaml
 import speechbrain as sb
 import yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
-from speechbrain.utils.checkpoints import Checkpointer
 
 from speechbrain_galr.files import write_text_atomic
 
@@ -280,9 +279,14 @@ def _is_leaf(value):
 
 
 def _has_checkpoints(save_folder):
+    """Whether ``save_folder`` holds a SpeechBrain checkpoint."""
     if not os.path.isdir(save_folder):
         return False
-    return bool(Checkpointer(save_folder)._list_checkpoint_dirs())
+    return any(
+        name.startswith("CKPT+")
+        and os.path.isfile(os.path.join(save_folder, name, "CKPT.yaml"))
+        for name in os.listdir(save_folder)
+    )
 
 
 def check_rerun(hparams_file, overrides, hparams):
