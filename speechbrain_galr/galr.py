@@ -275,7 +275,13 @@ class GALR(Dual_Path_Model):
     def _input_norm(self, x, frame_mask, frames):
         """The input layer norm (GroupNorm(1, D) over D x L), restricted
         to each item's frames, statistics in float32."""
-        mask = frame_mask.float()
-        y = masked_group_norm(x, mask, frames * x.shape[1], self.norm.eps)
-        y = y * self.norm.weight[None, :, None] + self.norm.bias[None, :, None]
-        return (y * mask).to(x.dtype)
+        norm = self.norm
+        y = masked_group_norm(
+            x,
+            frame_mask.float(),
+            frames * x.shape[1],
+            norm.weight[:, None],
+            norm.bias[:, None],
+            norm.eps,
+        )
+        return y.to(x.dtype)
