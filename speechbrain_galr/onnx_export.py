@@ -20,6 +20,10 @@ What needed care:
   ceilings as ``(a + b - 1) // b`` and ``max`` of sizes as
   ``torch.sym_max``.  :func:`export_onnx` checks lengths of every residue
   class that this could break against PyTorch before it keeps a file.
+* value checks: a Python branch on tensor values (``if not
+  torch.isfinite(x).all()``) cannot be traced; the model has none (they
+  are in :func:`speechbrain_galr.tasnet.check_mixtures`, and
+  :class:`OnnxTasNet` checks its input itself).
 * example shapes: axes of size 0 or 1 and lengths that fill the last
   frame or segment exactly get specialised by ``torch.export``; the
   example input is ``[2, 12345]``, which is neither.
@@ -55,8 +59,12 @@ EXAMPLE_SHAPE = (2, 12345)
 """Example input of ``torch.export``: no axis of size 0 or 1, a length
 that fills no frame or segment exactly (shapes stay symbolic)."""
 TOLERANCE = 1e-4
-"""Largest absolute difference to PyTorch that :func:`export_onnx`
-accepts (fp32)."""
+"""Largest absolute difference to PyTorch of a small model (the tests)."""
+CHECK_TOLERANCE = 1e-3
+"""Largest difference to PyTorch, relative to the peak output (at least
+1), that :func:`export_onnx` accepts: fp32 rounding in a deep model stays
+far below it (about 1e-4 for galr.yaml with random weights), a wrong
+shape formula goes far above it (1e-2 to 1e-1)."""
 INPUT_NAME, OUTPUT_NAME = "mix", "sources"
 AXIS_NAMES = ("batch", "samples")
 INSTALL_HINT = "pip install 'speechbrain-galr[onnx]'"
@@ -118,7 +126,7 @@ def _check_lengths(model):
     return [1, window + 7 * hop, window + 7 * hop + 1, 8000 + 3]
 
 
-def onnx_errors(model, session, shapes, seed=0):
+def onnx_errors(model, session, shapes, seed=0, return_peaks=False):
     """Largest absolute differences of an ONNX session to the model.
 
     Arguments
@@ -131,16 +139,18 @@ def onnx_errors(model, session, shapes, seed=0):
         ``(batch, samples)`` inputs to compare on (random normal).
     seed : int
         Seed of the inputs.
+    return_peaks : bool
+        Also return the peak absolute PyTorch output of each shape.
 
     Returns
     -------
     list of float
-        One maximum absolute error per shape.
+        One maximum absolute error per shape (and the peaks).
     """
     import torch
 
     generator = torch.Generator().manual_seed(seed)
-    errors = []
+    errors, peaks = [], []
     for shape in shapes:
         mix = torch.randn(*shape, generator=generator)
         with torch.inference_mode():
@@ -152,7 +162,8 @@ def onnx_errors(model, session, shapes, seed=0):
                 f"{tuple(shape)}, PyTorch {tuple(expected.shape)}"
             )
         errors.append(float((got - expected).abs().max()))
-    return errors
+        peaks.append(float(expected.abs().max()))
+    return (errors, peaks) if return_peaks else errors
 
 
 def export_onnx(model, path, opset=OPSET, check=True):
@@ -172,7 +183,7 @@ def export_onnx(model, path, opset=OPSET, check=True):
     check : bool
         Check the graph with ``onnx.checker`` and compare it with PyTorch
         on lengths of every residue class of the padding arithmetic
-        (raises :class:`OnnxExportError` above :data:`TOLERANCE`).
+        (raises :class:`OnnxExportError` above :data:`CHECK_TOLERANCE`).
 
     Returns
     -------
@@ -266,7 +277,9 @@ def _check_file(model, path, opset):
     onnx.checker.check_model(path, full_check=True)
     shapes = [(2, n) for n in _check_lengths(model)]
     try:
-        errors = onnx_errors(model, OnnxTasNet(path), shapes)
+        errors, peaks = onnx_errors(
+            model, OnnxTasNet(path), shapes, return_peaks=True
+        )
     except OnnxExportError:
         raise
     except Exception as err:  # onnxruntime's Fail and others
@@ -274,10 +287,11 @@ def _check_file(model, path, opset):
             f"onnxruntime cannot run the exported model (opset {opset}): "
             f"{_one_line(err)}"
         ) from err
-    if max(errors) > TOLERANCE:
+    limit = CHECK_TOLERANCE * max(1.0, *peaks)
+    if max(errors) > limit:
         raise OnnxExportError(
             f"the ONNX model differs from PyTorch by up to "
-            f"{max(errors):.2e} (> {TOLERANCE:g}) on inputs of shape "
+            f"{max(errors):.2e} (> {limit:.2g}) on inputs of shape "
             f"{shapes}; not written"
         )
     return errors
