@@ -30,6 +30,7 @@ Authors
 
 import argparse
 import csv
+import json
 import os
 import re
 import subprocess
@@ -280,8 +281,9 @@ def describe_device(device, threads):
     return f"{device}, {threads} thread" + ("s" if threads != "1" else "")
 
 
-def summarize_run(config, run_folder, args, load_path):
-    """The table row of a finished run (``load_path``: its mean load)."""
+def summarize_run(config, run_folder, args, facts_path):
+    """The table row of a finished run (``facts_path``: its JSON of
+    ``params`` and ``load_1min``, written when it ran)."""
     curves = _read_csv(os.path.join(run_folder, "curves.csv"))
     tests = _read_csv(os.path.join(run_folder, "test_results.csv"))
     if not curves or not tests or tests[-1]["snt_id"] != "avg":
@@ -290,19 +292,17 @@ def summarize_run(config, run_folder, args, load_path):
     steps = int(last["optimizer_steps"])
     valid = [float(row["valid_si-snr"]) for row in curves]
     threads = {**args.set, **config.overrides}.get("num_threads", "1")
-    load = ""
-    if os.path.isfile(load_path):
-        with open(load_path) as f:
-            load = f"{float(f.read()):.1f}"
+    with open(facts_path) as f:
+        facts = json.load(f)
     return {
         "config": config.name,
-        "params": count_parameters(run_folder),
+        "params": facts["params"],
         "device": describe_device(args.device, threads),
         "budget_min": f"{args.max_train_minutes:g}",
         "epochs": last["epoch"],
         "steps": steps,
         "seconds_per_step": f"{60 * float(last['train_minutes']) / steps:.2f}",
-        "load_1min": load,
+        "load_1min": f"{facts['load_1min']:.1f}",
         "best_valid_si-snr": f"{max(valid):.2f}",
         "test_si-snri": f"{float(avg['si-snr_i']):.2f}",
         "test_sdri": f"{float(avg['sdr_i']):.2f}",
@@ -398,7 +398,9 @@ def main(argv=None):
     for index, config in enumerate(args.configs, 1):
         run_folder = os.path.join(args.out, "runs", config.name)
         log_path = os.path.join(args.out, "logs", config.name + ".txt")
-        load_path = os.path.join(args.out, "logs", config.name + ".load")
+        # facts counted with the code the run used (a later checkout may
+        # no longer build an older run's hyperparams.yaml)
+        facts_path = os.path.join(args.out, "logs", config.name + ".json")
         head = f"[{index}/{len(args.configs)}] {config.name}"
         if os.path.isfile(os.path.join(run_folder, "test_results.csv")):
             print(f"{head}: done already, reusing {run_folder}")
@@ -417,8 +419,12 @@ def main(argv=None):
             except (RuntimeError, ValueError) as error:
                 sys.exit(f"error: {config.name}: {error}")
             print(f"  done in {(time.time() - start) / 60:.1f} min")
-            write_text_atomic(load_path, f"{sum(loads) / len(loads):.2f}\n")
-        rows.append(summarize_run(config, run_folder, args, load_path))
+            facts = {
+                "params": count_parameters(run_folder),
+                "load_1min": sum(loads) / len(loads),
+            }
+            write_text_atomic(facts_path, json.dumps(facts) + "\n")
+        rows.append(summarize_run(config, run_folder, args, facts_path))
         curves[config.name] = os.path.join(run_folder, "curves.csv")
         write_results(rows, curves, args.results)
         print("  " + ", ".join(f"{k} {v}" for k, v in rows[-1].items()))
