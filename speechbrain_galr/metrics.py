@@ -21,6 +21,7 @@ Authors
  * speechbrain-galr contributors 2026
 """
 
+import contextlib
 import functools
 import itertools
 
@@ -156,6 +157,24 @@ def si_snr(references, estimates, permute=True):
     return scores.gather(2, order[..., None])[..., 0]
 
 
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Runs the block with one torch thread, then restores the count.
+
+    torch 2.11's batched LU solve on the CPU (MKL) fails with several
+    threads ("Parameter 6 was incorrect on entry to DLASWP", then wrong
+    results or a hang), and ``fast_bss_eval`` solves one system per
+    source in a batch; on one thread it is right, and as fast for these
+    512 x 512 systems.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def sdr(references, estimates):
     """BSS-eval SDR in dB of estimate c against reference c (fixed order).
 
@@ -188,9 +207,10 @@ def sdr(references, estimates):
     # needs metrics.best_permutation but not SDR, nor fast_bss_eval
     import fast_bss_eval
 
-    neg_sdr = fast_bss_eval.sdr_loss(
-        ests, refs, filter_length=FILTER_LENGTH, pairwise=False
-    )
+    with _one_torch_thread():
+        neg_sdr = fast_bss_eval.sdr_loss(
+            ests, refs, filter_length=FILTER_LENGTH, pairwise=False
+        )
     return -neg_sdr
 
 
@@ -313,7 +333,9 @@ def separation_metric_stats(scores=separation_scores, n_jobs=1):
         e.g. :func:`separation_scores`; with ``n_jobs > 1`` it must be
         picklable (a module-level function or a ``functools.partial``).
     n_jobs : int
-        Processes scoring in parallel (joblib), 1 for none.
+        Processes scoring in parallel (joblib), 1 for none.  Beware that
+        SpeechBrain's parallel evaluation retries a batch forever when a
+        worker fails.
 
     Example
     -------

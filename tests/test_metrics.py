@@ -163,3 +163,20 @@ def test_metric_stats_in_parallel_jobs_gives_the_same_scores():
         stats.append(["a", "b"], predict=ests, target=packed)
         both.append(stats.scores)
     assert both[1] == [pytest.approx(row, abs=1e-5) for row in both[0]]
+
+
+def test_sdr_is_right_whatever_the_torch_threads():
+    # torch's batched CPU LU solve fails with several threads; sdr() must
+    # neither fail nor change the caller's thread count
+    rng = np.random.default_rng(5)
+    refs = torch.from_numpy(_speech_like(2, rng))
+    ests = torch.from_numpy(_estimates(refs.numpy(), rng))
+    expected = _mir_eval(refs.numpy(), ests.numpy(), False)[0]
+    threads = torch.get_num_threads()
+    try:
+        for count in (1, 2, 1):
+            torch.set_num_threads(count)
+            np.testing.assert_allclose(sdr(refs, ests), expected, atol=1e-6)
+            assert torch.get_num_threads() == count
+    finally:
+        torch.set_num_threads(threads)
