@@ -42,6 +42,7 @@ from speechbrain_galr import benchmark_report as report
 from speechbrain_galr import (
     cost,
     peak_memory,
+    recipe_models,
     table3,
     throughput,
     throughput_report,
@@ -350,13 +351,14 @@ def check_args(args):
         raise ValueError(f"--device must be cpu or cuda[:N], not {args.device}")
     args.override = dict(args.override)
     per_row = sorted(
-        set(args.override) & set(cost.table3_overrides("GALR", *[1] * 4))
+        set(args.override)
+        & set(recipe_models.table3_overrides("GALR", *[1] * 4))
     )
     if per_row:
         raise ValueError(f"--override {', '.join(per_row)}: set by each row")
-    for name in cost.MODELS:
+    for name in recipe_models.MODELS:
         try:
-            cost.load_hparams(name, **args.override)
+            recipe_models.load_hparams(name, **args.override)
         except ValueError:
             raise
         except Exception as error:

@@ -315,7 +315,7 @@ def markdown(rows, settings):
 
 NOTES = [
     "- **Models**: built from the recipe yamls by "
-    "`speechbrain_galr.cost.build_model` (the `model` of "
+    "`speechbrain_galr.recipe_models.build_model` (the `model` of "
     "`recipes/WSJ0Mix/separation/hparams/galr-small.yaml`, `dprnn.yaml` and "
     "`sepformer-small.yaml`, with `num_filters` (D), `window_length` (M), "
     "`segment_size` (K) and `reduced_segment_size` (Q) overridden): encoder "

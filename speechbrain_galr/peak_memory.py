@@ -29,7 +29,7 @@ import threading
 
 import torch
 
-from speechbrain_galr import cost
+from speechbrain_galr import cost, recipe_models
 
 # glibc returns blocks of this size or more to the system when they are
 # freed (a fixed threshold: no dynamic raise), so that the peak resident
@@ -199,8 +199,9 @@ def peaks_of_passes(model, passes, device="cpu", method=None):
 def memory_worker(argv=None):
     """Entry point of the memory subprocess: a JSON spec in, JSON out.
 
-    The spec has ``model`` (a name or yaml of :func:`cost.build_model`),
-    ``overrides``, ``threads``, ``method`` and ``passes`` (a list of
+    The spec has ``model`` (a name or yaml of
+    :func:`recipe_models.build_model`), ``overrides``, ``threads``,
+    ``method`` and ``passes`` (a list of
     ``[mode, seconds]``); the output, on the last line of stdout, is the
     dict of :func:`peaks_of_passes`.
     """
@@ -208,7 +209,7 @@ def memory_worker(argv=None):
     spec = json.loads(argv[0])
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(0)
-    model = cost.build_model(spec["model"], **spec["overrides"])
+    model = recipe_models.build_model(spec["model"], **spec["overrides"])
     passes = [(mode, seconds) for mode, seconds in spec["passes"]]
     peaks = peaks_of_passes(model, passes, "cpu", spec["method"])
     print(json.dumps(peaks), flush=True)
@@ -222,7 +223,7 @@ def cpu_peak_memory(
     Arguments
     ---------
     model : str
-        A name or yaml of :func:`speechbrain_galr.cost.build_model`.
+        A name or yaml of :func:`speechbrain_galr.recipe_models.build_model`.
     overrides : dict
         Its hyperparameter overrides.
     passes : list of (str, float)

@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from speechbrain_galr import benchmark_report as report
-from speechbrain_galr import cost, peak_memory
+from speechbrain_galr import cost, peak_memory, recipe_models
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +63,15 @@ def configurations(quick=False, d128_baselines=False):
 
 def row_overrides(row, extra):
     """The yaml overrides of a row: its D, M, K, Q, then ``extra``."""
-    return {**cost.table3_overrides(*report.config_key(row)), **extra}
+    return {**recipe_models.table3_overrides(*report.config_key(row)), **extra}
 
 
 def build_row_model(row, extra, device="cpu"):
     """The model of a row (seeded), on ``device``."""
     torch.manual_seed(0)
-    return cost.build_model(row["model"], **row_overrides(row, extra)).to(
-        device
-    )
+    return recipe_models.build_model(
+        row["model"], **row_overrides(row, extra)
+    ).to(device)
 
 
 def measure_static(rows, extra):

@@ -1,11 +1,12 @@
 """Training throughput at the training batch, and inference memory.
 
 The measurements of ``python -m speechbrain_galr.benchmark --throughput``
-(issue 9): for one model of :func:`speechbrain_galr.cost.build_model`, the
-time of a training step of the recipe on a batch of ``batch`` mixtures of
-``seconds`` seconds, in fp32 and under bf16 autocast, eager and compiled
-(``torch.compile``), and the peak memory of inference per second of audio.
-Written for a GPU; the same code runs on the CPU (tests, tiny settings).
+(issue 9): for one model of :func:`speechbrain_galr.recipe_models.
+build_model`, the time of a training step of the recipe on a batch of
+``batch`` mixtures of ``seconds`` seconds, in fp32 and under bf16
+autocast, eager and compiled (``torch.compile``), and the peak memory of
+inference per second of audio.  Written for a GPU; the same code runs on
+the CPU (tests, tiny settings).
 
 A training step is what :class:`speechbrain_galr.separation.
 SeparationBrain` does per batch: the forward pass (under autocast for
@@ -27,7 +28,7 @@ import time
 import torch
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
-from speechbrain_galr import cost
+from speechbrain_galr import cost, recipe_models
 from speechbrain_galr.peak_memory import peak_mib
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class TrainStep:
     Arguments
     ---------
     hparams : dict
-        Hyperparameters of :func:`speechbrain_galr.cost.load_hparams`:
+        Hyperparameters of :func:`speechbrain_galr.recipe_models.load_hparams`:
         ``model``, ``optimizer``, ``max_grad_norm`` and ``loss`` (default
         SpeechBrain's PIT SI-SNR, as in ``SeparationBrain``) are used.
     precision : str
@@ -66,7 +67,7 @@ class TrainStep:
 
     Example
     -------
-    >>> hparams = cost.load_hparams("GALR", **cost.TINY_GALR)
+    >>> hparams = recipe_models.load_hparams("GALR", **recipe_models.TINY_GALR)
     >>> step = TrainStep(hparams, "bf16")
     >>> step(torch.randn(2, 800), torch.randn(2, 800, 2)).shape
     torch.Size([])
@@ -177,7 +178,7 @@ def measure_model(
     Arguments
     ---------
     name : str
-        A model or yaml of :func:`speechbrain_galr.cost.build_model`.
+        A model or yaml of :func:`speechbrain_galr.recipe_models.build_model`.
     overrides : dict
         Its yaml overrides.
     device : str
@@ -205,7 +206,7 @@ def measure_model(
     mix = torch.randn(batch, int(seconds * cost.SAMPLE_RATE), device=device)
     for precision in precisions:
         torch.manual_seed(0)
-        hparams = cost.load_hparams(name, **overrides)
+        hparams = recipe_models.load_hparams(name, **overrides)
         targets = torch.randn(*mix.shape, hparams["num_spks"], device=device)
         for mode in compile_modes:
             step = TrainStep(hparams, precision, device)

@@ -161,8 +161,8 @@ def markdown(rows, settings):
 
 NOTES = [
     "- **Models**: the `model` of the recipe yamls "
-    "(`speechbrain_galr.cost.build_model`: galr-small.yaml, dprnn.yaml, "
-    "sepformer-small.yaml with D, M, K, Q overridden).",
+    "(`speechbrain_galr.recipe_models.build_model`: galr-small.yaml, "
+    "dprnn.yaml, sepformer-small.yaml with D, M, K, Q overridden).",
     "- **Training step** (`speechbrain_galr.throughput.TrainStep`), as "
     "`SeparationBrain` does it: forward (under `torch.autocast` for "
     "bf16), SpeechBrain's PIT SI-SNR loss, backward, gradient clipping to "

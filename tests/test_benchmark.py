@@ -17,6 +17,7 @@ from speechbrain_galr import (
     benchmark_report,
     cost,
     peak_memory,
+    recipe_models,
     throughput,
 )
 from speechbrain_galr.galr import GloballyAttentiveLayer
@@ -61,8 +62,8 @@ def test_quick_run_writes_csv_md_and_png(tmp_path):
     for row in rows:
         assert (row["D"], row["M"], row["K"]) == ("64", "16", "100")
         q = 32 if row["model"] == "GALR" else None
-        overrides = cost.table3_overrides(row["model"], 64, 16, 100, q)
-        net = cost.build_model(row["model"], **overrides)
+        overrides = recipe_models.table3_overrides(row["model"], 64, 16, 100, q)
+        net = recipe_models.build_model(row["model"], **overrides)
         assert int(row["params"]) == cost.count_parameters(net)
         assert float(row["gflops_1s"]) == pytest.approx(
             2 * float(row["gmacs_1s"]), rel=1e-3
@@ -124,7 +125,7 @@ def test_one_galr_block_is_counted_once_and_whole():
 
     def macs(num_blocks):
         torch.manual_seed(0)
-        net = cost.build_model(
+        net = recipe_models.build_model(
             "GALR",
             num_filters=D,
             segment_size=K,
@@ -150,7 +151,7 @@ def test_one_galr_block_is_counted_once_and_whole():
 def test_dprnn_lstms_are_counted():
     # ptflops' aten backend counts none of the LSTMs; ours counts all 2N
     D, H, K, samples = 16, 8, 10, 800
-    net = cost.build_model(
+    net = recipe_models.build_model(
         "DPRNN", num_filters=D, segment_size=K, hidden_channels=H, num_blocks=2
     )
     lower_bound = 4 * 2 * 4 * H * (D + H) * (samples // 8) * 2
@@ -184,13 +185,17 @@ def test_bad_input_raises_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="--threads"):
         benchmark.run(args)
     with pytest.raises(ValueError, match="unknown model 'TCN'"):
-        cost.build_model("TCN")
+        recipe_models.build_model("TCN")
     with pytest.raises(ValueError, match="no hyperparameter num_filter$"):
-        cost.build_model("GALR", num_filter=16)
+        recipe_models.build_model("GALR", num_filter=16)
     with pytest.raises(ValueError, match="at least one sample"):
-        cost.count_macs(cost.build_model("GALR", **cost.TINY_GALR), 0.0)
+        cost.count_macs(
+            recipe_models.build_model("GALR", **recipe_models.TINY_GALR), 0.0
+        )
     with pytest.raises(RuntimeError, match="memory subprocess"):
-        peak_memory.cpu_peak_memory("GALR", cost.TINY_GALR, [("sleep", 1.0)])
+        peak_memory.cpu_peak_memory(
+            "GALR", recipe_models.TINY_GALR, [("sleep", 1.0)]
+        )
 
 
 @pytest.mark.parametrize(
@@ -237,8 +242,8 @@ def test_models_are_the_recipe_yamls_built_without_side_effects(
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(7)
     sizes = {
-        name: cost.count_parameters(cost.build_model(name))
-        for name in cost.MODELS
+        name: cost.count_parameters(recipe_models.build_model(name))
+        for name in recipe_models.MODELS
     }
     assert sizes == {
         "GALR": 1458969,
@@ -247,8 +252,8 @@ def test_models_are_the_recipe_yamls_built_without_side_effects(
     }
     assert torch.initial_seed() == 7
     assert list(tmp_path.iterdir()) == []
-    hparams = cost.load_hparams(
-        "GALR", **cost.table3_overrides("GALR", 128, 4, 200, 8)
+    hparams = recipe_models.load_hparams(
+        "GALR", **recipe_models.table3_overrides("GALR", 128, 4, 200, 8)
     )
     galr = hparams["model"]
     assert galr.encoder.conv1d.kernel_size == (4,)
@@ -256,7 +261,9 @@ def test_models_are_the_recipe_yamls_built_without_side_effects(
     assert hparams["segment_size"] == 200
     assert hparams["reduced_segment_size"] == 8
     # the paper's best GALR is galr.yaml: the same model as the overrides
-    best = cost.build_model(os.path.join(cost.HPARAMS_FOLDER, "galr.yaml"))
+    best = recipe_models.build_model(
+        os.path.join(recipe_models.HPARAMS_FOLDER, "galr.yaml")
+    )
     assert cost.count_parameters(best) == cost.count_parameters(galr)
 
 
@@ -274,7 +281,7 @@ def test_throughput_run_on_the_cpu_writes_csv_md_and_png(tmp_path):
     )  # fmt: skip
     with open(out / "throughput.csv") as fin:
         rows = list(csv.DictReader(fin))
-    assert [r["model"] for r in rows] == list(cost.MODELS)
+    assert [r["model"] for r in rows] == list(recipe_models.MODELS)
     for row in rows:
         assert (row["device"], row["batch"]) == ("cpu", "2")
         assert float(row["seconds"]) == 0.1
@@ -295,7 +302,9 @@ def test_compiled_training_step_computes_what_the_eager_one_does():
     # dynamo traces the model (the "eager" backend: no code generation);
     # with one graph or with graph breaks, the compiled forward is the
     # model's, and the compiled step trains it
-    hparams = cost.load_hparams("GALR", dropout=0.0, **cost.TINY_GALR)
+    hparams = recipe_models.load_hparams(
+        "GALR", dropout=0.0, **recipe_models.TINY_GALR
+    )
     step = throughput.TrainStep(hparams, "fp32")
     mix, targets = torch.randn(2, 800), torch.randn(2, 800, 2)
     how = step.compile(mix, targets, backend="eager")
