@@ -134,7 +134,13 @@ def test_test_scores_hook_sets_result_columns(tmp_path):
 
 
 def _checkpoints(tmp_path):
-    return sorted((tmp_path / "save").glob("CKPT+*"))
+    """The checkpoints, oldest first (by their meta's time: SpeechBrain's
+    folder names are not in time order when a name is reused in the same
+    second after a deletion)."""
+    return sorted(
+        (tmp_path / "save").glob("CKPT+*"),
+        key=lambda ckpt: _meta(ckpt)["unixtime"],
+    )
 
 
 def _meta(ckpt):
