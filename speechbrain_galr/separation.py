@@ -15,13 +15,14 @@ handling (``skip_nonfinite_grads``, ``nonfinite_patience``), mixed precision
 (``precision``), DDP.  On top of it:
 
 * ``max_train_minutes``: a wall-clock training budget, kept across
-  restarts, for equal-time comparisons;
+  restarts, for equal-time comparisons
+  (:mod:`speechbrain_galr.training_budget`);
 * ``curves.csv`` and ``training_curves.png`` in the output folder, updated
-  after every epoch;
-* at test time, ``test_results.csv`` (``snt_id, sdr, sdr_i, si-snr,
-  si-snr_i`` per utterance and an ``avg`` row, scored by a SpeechBrain
-  ``MetricStats`` with ``test_n_jobs`` processes; see
-  :mod:`speechbrain_galr.metrics`) and ``test_examples.png``.
+  after every epoch, and at test time ``test_results.csv`` (``snt_id, sdr,
+  sdr_i, si-snr, si-snr_i`` per utterance and an ``avg`` row, scored with
+  ``test_n_jobs`` processes) and ``test_examples.png``
+  (:mod:`speechbrain_galr.separation_results`);
+* ``--compile`` (SpeechBrain's run option) lets dynamo trace ``nn.LSTM``.
 
 The batches are SpeechBrain ``PaddedBatch``es with ``id``, ``mix_sig`` and
 ``s1_sig`` ... ``sC_sig`` (C = ``num_spks``).
@@ -44,55 +45,28 @@ Authors
  * speechbrain-galr contributors 2026
 """
 
-import csv
 import functools
 import logging
 import os
-import time
 
-import numpy as np
 import speechbrain as sb
 import torch
-import yaml
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 from speechbrain.nnet.schedulers import update_learning_rate
-from speechbrain.utils.checkpoints import (
-    mark_as_loader,
-    mark_as_saver,
-    register_checkpoint_hooks,
-)
-from speechbrain.utils.distributed import (
-    if_main_process,
-    is_distributed_initialized,
-)
+from speechbrain.utils.distributed import if_main_process
 
-from speechbrain_galr.audio import write_wav
-from speechbrain_galr.files import atomic_write
-from speechbrain_galr.metrics import (
-    separation_metric_stats,
-    separation_scores,
-    si_snr,
+from speechbrain_galr.metrics import separation_scores, si_snr
+from speechbrain_galr.separation_results import (  # noqa: F401 (re-exported)
+    CURVE_COLUMNS,
+    RESULT_COLUMNS,
+    TestSetResults,
+    append_curve,
 )
-from speechbrain_galr.plotting import plot_examples, plot_training_curves
-from speechbrain_galr.results_record import write_results_record
+from speechbrain_galr.training_budget import TrainingBudgetBrain
 
 logger = logging.getLogger(__name__)
-
-RESULT_COLUMNS = ["snt_id", "sdr", "sdr_i", "si-snr", "si-snr_i"]
-"""Columns of ``test_results.csv``."""
-
-CURVE_COLUMNS = [
-    "epoch",
-    "optimizer_steps",
-    "train_minutes",
-    "seconds_per_step",
-    "lr",
-    "train_si-snr",
-    "valid_si-snr",
-]
-"""Columns of ``curves.csv`` (one row per epoch)."""
 
 
 def fixed_order_si_snr_loss(targets, estimates):
@@ -119,8 +93,7 @@ def fixed_order_si_snr_loss(targets, estimates):
     return -si_snr(targets, estimates, permute=False).mean(-1)
 
 
-@register_checkpoint_hooks
-class SeparationBrain(sb.Brain):
+class SeparationBrain(TrainingBudgetBrain):
     """Brain for mask-based separation (encoder, masknet, decoder).
 
     See the module docstring for the hyperparameters it reads.
@@ -157,15 +130,11 @@ class SeparationBrain(sb.Brain):
         threads = getattr(self.hparams, "num_threads", None)
         if threads:
             torch.set_num_threads(int(threads))
-        self.train_seconds = 0.0
         self._epoch = 0
-        self._clock = time.time()
         self._epoch_start_steps = 0
         self._epoch_start_seconds = 0.0
         self._train_dataset = None
-        self.test_stats = None
-        self._test_examples = []
-        self._audio_saved = 0
+        self.test_results = None
         self.train_stats = {}
 
     # ------------------------------------------------------------------
@@ -250,33 +219,30 @@ class SeparationBrain(sb.Brain):
         loss_fn = getattr(self.hparams, "loss", get_si_snr_with_pitwrapper)
         loss = loss_fn(targets, estimates)
         if stage == sb.Stage.TEST:
-            self._score_test_batch(batch, estimates, targets)
-            self._save_test_audio(batch, estimates, targets)
+            mix, mix_lens, _ = self._signals(batch)
+            self.test_results.append(
+                batch.id, mix, mix_lens, targets, estimates
+            )
         return loss.mean()
 
     # ------------------------------------------------------------------
     # training loop hooks
+    def _compile(self):
+        """``sb.Brain._compile``, with dynamo tracing into ``nn.LSTM``
+        (``allow_rnn``; without it every LSTM of GALR and DPRNN is a graph
+        break).  The flag is read when the model is first traced, so it is
+        set for the process."""
+        if self.compile or self.compile_module_keys:
+            import torch._dynamo
+
+            torch._dynamo.config.allow_rnn = True
+        super()._compile()
+
     def fit(self, epoch_counter, train_set, valid_set=None, **kwargs):
         """``sb.Brain.fit``, remembering the training set so that a
         dataset with ``set_epoch`` (dynamic mixing) gets the epoch."""
         self._train_dataset = getattr(train_set, "dataset", train_set)
-        return super().fit(
-            self._epochs_within_budget(epoch_counter),
-            train_set,
-            valid_set,
-            **kwargs,
-        )
-
-    def _epochs_within_budget(self, epoch_counter):
-        """The epochs of ``epoch_counter``, none once the budget is spent
-        (a rerun of a finished run adds no empty epoch).  It is consumed
-        after ``on_fit_start`` has recovered the checkpoint."""
-        epochs = iter(epoch_counter)
-        while not self.budget_exhausted:
-            try:
-                yield next(epochs)
-            except StopIteration:
-                return
+        return super().fit(epoch_counter, train_set, valid_set, **kwargs)
 
     def on_fit_start(self):
         """``sb.Brain.on_fit_start`` (which recovers the latest checkpoint),
@@ -305,56 +271,17 @@ class SeparationBrain(sb.Brain):
         loader_kwargs.setdefault("collate_fn", PaddedBatch)
         return super().make_dataloader(dataset, stage, **loader_kwargs)
 
-    @property
-    def _budget_seconds(self):
-        minutes = getattr(self.hparams, "max_train_minutes", None)
-        return None if minutes is None else 60.0 * float(minutes)
-
-    @property
-    def budget_exhausted(self):
-        """Whether ``max_train_minutes`` of training have been done."""
-        budget = self._budget_seconds
-        return budget is not None and self.train_seconds >= budget
-
-    @property
-    def _optimizer_step_limit_exceeded(self):
-        # sb.Brain stops the epoch and the epoch loop when this is True:
-        # the wall-clock budget uses the same exit as optimizer_step_limit
-        if self._budget_seconds is not None:
-            stop = [self.budget_exhausted]
-            if is_distributed_initialized():
-                # every process stops at the same batch: the main one's clock
-                torch.distributed.broadcast_object_list(stop, src=0)
-            if stop[0]:
-                return True
-        return super()._optimizer_step_limit_exceeded
-
     def on_stage_start(self, stage, epoch=None):
         """Sets the epoch of dynamic mixing; resets the test results."""
+        super().on_stage_start(stage, epoch)
         self._epoch = epoch or 0
         if stage == sb.Stage.TRAIN:
             if hasattr(self._train_dataset, "set_epoch"):
                 self._train_dataset.set_epoch(epoch)
-            self._clock = time.time()
             self._epoch_start_steps = self.optimizer_step
             self._epoch_start_seconds = self.train_seconds
         elif stage == sb.Stage.TEST:
-            self.test_stats = separation_metric_stats(
-                self.test_metric(), getattr(self.hparams, "test_n_jobs", 1)
-            )
-            self._test_examples = []
-            self._audio_saved = 0
-
-    def on_fit_batch_end(self, batch, outputs, loss, should_step):
-        """Counts training time for ``max_train_minutes``."""
-        now = time.time()
-        self.train_seconds += now - self._clock
-        self._clock = now
-        if self.budget_exhausted and should_step:
-            logger.info(
-                f"training budget of {self._budget_seconds / 60:g} min "
-                f"reached after {self.optimizer_step} steps"
-            )
+            self.test_results = self._new_test_results()
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs, anneals the learning rate, checkpoints, writes results."""
@@ -372,7 +299,10 @@ class SeparationBrain(sb.Brain):
                     },
                     test_stats=stats,
                 )
-            self._write_test_results()
+            if if_main_process():
+                self.test_results.write(
+                    getattr(self, "tested_checkpoint", None)
+                )
 
     def _end_of_epoch(self, valid_stats, epoch):
         """Validation end: lr schedule, checkpoint, early stop, curves."""
@@ -406,7 +336,9 @@ class SeparationBrain(sb.Brain):
         if hasattr(counter, "update_metric"):
             counter.update_metric(valid_stats["si-snr"])
         if if_main_process():
-            self._append_curve(meta, valid_stats)
+            row = dict(meta, **{"valid_si-snr": valid_stats["si-snr"]})
+            row["train_si-snr"] = self.train_stats.get("si-snr", float("nan"))
+            append_curve(self.hparams.output_folder, row)
 
     def _save_epoch_checkpoint(self, valid_stats, epoch):
         """Saves the end-of-epoch checkpoint as SpeechBrain's recipes do:
@@ -432,32 +364,6 @@ class SeparationBrain(sb.Brain):
             verbosity=logging.DEBUG,
         )
 
-    def _append_curve(self, meta, valid_stats):
-        """Adds the epoch to ``curves.csv`` and redraws the PNG."""
-        folder = self.hparams.output_folder
-        path = os.path.join(folder, "curves.csv")
-        row = dict(meta)
-        row["train_si-snr"] = self.train_stats.get("si-snr", float("nan"))
-        row["valid_si-snr"] = valid_stats["si-snr"]
-        rows = []
-        if os.path.isfile(path):
-            with open(path) as f:
-                # a resumed run rewrites the epochs it redoes
-                rows = [
-                    r
-                    for r in csv.DictReader(f)
-                    if int(r["epoch"]) < int(row["epoch"])
-                ]
-        rows.append({k: row[k] for k in CURVE_COLUMNS})
-        with atomic_write(path, newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CURVE_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rows)
-        plot_training_curves(
-            {os.path.basename(os.path.normpath(folder)): path},
-            os.path.join(folder, "training_curves.png"),
-        )
-
     # ------------------------------------------------------------------
     # test results
     def test_metric(self):
@@ -476,64 +382,29 @@ class SeparationBrain(sb.Brain):
         permute = loss is not fixed_order_si_snr_loss
         return functools.partial(separation_scores, permute=permute)
 
-    def _score_test_batch(self, batch, estimates, targets):
-        """Per-utterance scores (``test_stats``), examples for the PNG."""
-        mix, mix_lens, _ = self._signals(batch)
-        # [B, T, 1 + C]: MetricStats hands the metric one target per item
-        packed = torch.cat([mix[..., None], targets], dim=-1)
-        self.test_stats.append(
-            batch.id, predict=estimates, target=packed, lengths=mix_lens
-        )
-        num_examples = getattr(self.hparams, "num_test_examples", 3)
-        for b, snt_id in enumerate(batch.id):
-            if len(self._test_examples) >= num_examples:
-                break
-            length = int(round(float(mix_lens[b]) * mix.shape[1]))
-            self._test_examples.append(
-                (
-                    snt_id,
-                    mix[b, :length].cpu().numpy(),
-                    estimates[b, :length].detach().cpu().numpy(),
-                    targets[b, :length].cpu().numpy(),
-                )
+    def _new_test_results(self):
+        """The :class:`~speechbrain_galr.separation_results.TestSetResults`
+        of a test pass: ``test_metric``, ``test_n_jobs``,
+        ``num_test_examples``, and SpeechBrain's ``save_audio`` (the first
+        ``n_audio_to_save`` separations, all when null, in
+        ``<save_folder>/audio_results``, by the main process)."""
+        audio_folder = None
+        if getattr(self.hparams, "save_audio", False) and if_main_process():
+            audio_folder = os.path.join(
+                getattr(
+                    self.hparams, "save_folder", self.hparams.output_folder
+                ),
+                "audio_results",
             )
-
-    def _save_test_audio(self, batch, estimates, targets):
-        """SpeechBrain's ``save_audio``: the mixture, sources and estimates
-        of the first ``n_audio_to_save`` test mixtures (all when null),
-        each peak-normalised, as ``item<id>_mix.wav``,
-        ``item<id>_source<c>.wav`` and ``item<id>_source<c>hat.wav`` in
-        ``<save_folder>/audio_results``."""
-        if not getattr(self.hparams, "save_audio", False):
-            return
-        limit = getattr(self.hparams, "n_audio_to_save", None)
-        if not if_main_process() or (
-            limit is not None and self._audio_saved >= limit
-        ):
-            return
-        folder = os.path.join(
-            getattr(self.hparams, "save_folder", self.hparams.output_folder),
-            "audio_results",
+        return TestSetResults(
+            self.hparams.output_folder,
+            self.hparams.sample_rate,
+            self.test_metric(),
+            n_jobs=getattr(self.hparams, "test_n_jobs", 1),
+            num_examples=getattr(self.hparams, "num_test_examples", 3),
+            audio_folder=audio_folder,
+            n_audio=getattr(self.hparams, "n_audio_to_save", None),
         )
-        os.makedirs(folder, exist_ok=True)
-        mix, mix_lens, _ = self._signals(batch)
-        for b, snt_id in enumerate(batch.id):
-            if limit is not None and self._audio_saved >= limit:
-                break
-            length = int(round(float(mix_lens[b]) * mix.shape[1]))
-            signals = {"mix": mix[b, :length]}
-            for c in range(targets.shape[-1]):
-                signals[f"source{c + 1}"] = targets[b, :length, c]
-                signals[f"source{c + 1}hat"] = estimates[b, :length, c]
-            for name, signal in signals.items():
-                signal = signal.detach().float().cpu()
-                peak = signal.abs().max().clamp(min=1e-8)
-                write_wav(
-                    os.path.join(folder, f"item{snt_id}_{name}.wav"),
-                    signal / peak,
-                    self.hparams.sample_rate,
-                )
-            self._audio_saved += 1
 
     def on_evaluate_start(self, max_key=None, min_key=None):
         """``sb.Brain.on_evaluate_start``, remembering the checkpoint it
@@ -544,49 +415,3 @@ class SeparationBrain(sb.Brain):
             self.tested_checkpoint = self.checkpointer.recover_if_possible(
                 max_key=max_key, min_key=min_key
             )
-
-    def _write_test_results(self):
-        """``test_results.csv`` with an ``avg`` row, ``test_examples.png``."""
-        stats = self.test_stats
-        if stats is None or not stats.ids or not if_main_process():
-            return
-        folder = self.hparams.output_folder
-        scores = stats.scores
-        columns = ["snt_id", *scores[0]]
-        means = {
-            key: float(np.mean([row[key] for row in scores]))
-            for key in columns[1:]
-        }
-        path = os.path.join(folder, "test_results.csv")
-        with atomic_write(path, newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            for snt_id, row in zip(stats.ids, scores, strict=True):
-                writer.writerow({"snt_id": snt_id, **row})
-            writer.writerow({"snt_id": "avg", **means})
-        # which checkpoint these results are the test of (for export)
-        write_results_record(folder, getattr(self, "tested_checkpoint", None))
-        logger.info(
-            f"{len(scores)} test mixtures: "
-            + ", ".join(f"{k} {v:.2f} dB" for k, v in means.items())
-            + f" (written to {path})"
-        )
-        plot_examples(
-            self._test_examples,
-            self.hparams.sample_rate,
-            os.path.join(folder, "test_examples.png"),
-        )
-
-    # ------------------------------------------------------------------
-    # checkpointed training time
-    @mark_as_saver
-    def _save(self, path):
-        super()._save(path)
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(yaml.dump({"train_seconds": self.train_seconds}))
-
-    @mark_as_loader
-    def _recover(self, path, end_of_epoch):
-        super()._recover(path, end_of_epoch)
-        with open(path, encoding="utf-8") as f:
-            self.train_seconds = yaml.safe_load(f).get("train_seconds", 0.0)

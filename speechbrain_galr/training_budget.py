@@ -1,0 +1,131 @@
+"""A wall-clock training budget for SpeechBrain's ``Brain``.
+
+:class:`TrainingBudgetBrain` is an ``sb.Brain`` that trains for at most
+``max_train_minutes`` (a hyperparameter; null or absent: no budget), for
+equal-time comparisons of models.  The training time counts the training
+batches only (not validation), is saved in every checkpoint and restored
+with it, so a restarted run spends only what is left; a rerun of a
+finished run trains no further and adds no empty epoch.  The budget stops
+training through SpeechBrain's own exit, the one of
+``optimizer_step_limit``; under DDP every process stops at the same batch
+(the main process's clock decides).
+
+Authors
+ * speechbrain-galr contributors 2026
+"""
+
+import logging
+import time
+
+import speechbrain as sb
+import torch
+import yaml
+from speechbrain.utils.checkpoints import (
+    mark_as_loader,
+    mark_as_saver,
+    register_checkpoint_hooks,
+)
+from speechbrain.utils.distributed import is_distributed_initialized
+
+logger = logging.getLogger(__name__)
+
+
+@register_checkpoint_hooks
+class TrainingBudgetBrain(sb.Brain):
+    """``sb.Brain`` stopping after ``max_train_minutes`` of training.
+
+    ``train_seconds`` is the training time so far (checkpointed);
+    subclasses overriding ``on_stage_start`` call this one.
+
+    Example
+    -------
+    >>> class TinyBrain(TrainingBudgetBrain):
+    ...     def compute_forward(self, batch, stage):
+    ...         return self.modules.layer(batch)
+    ...     def compute_objectives(self, output, batch, stage):
+    ...         return output.pow(2).mean()
+    >>> brain = TinyBrain({"layer": torch.nn.Linear(2, 1)},
+    ...                   lambda params: torch.optim.SGD(params, lr=0.1),
+    ...                   hparams={"max_train_minutes": 1e-9},
+    ...                   run_opts={"device": "cpu", "noprogressbar": True})
+    >>> brain.fit(range(1, 4), [torch.ones(2)] * 5)
+    >>> brain.budget_exhausted, brain.optimizer_step
+    (True, 1)
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.train_seconds = 0.0
+        self._clock = time.time()
+
+    def fit(self, epoch_counter, train_set, valid_set=None, **kwargs):
+        """``sb.Brain.fit`` over the epochs left within the budget."""
+        return super().fit(
+            self._epochs_within_budget(epoch_counter),
+            train_set,
+            valid_set,
+            **kwargs,
+        )
+
+    def _epochs_within_budget(self, epoch_counter):
+        """The epochs of ``epoch_counter``, none once the budget is spent
+        (a rerun of a finished run adds no empty epoch).  It is consumed
+        after ``on_fit_start`` has recovered the checkpoint."""
+        epochs = iter(epoch_counter)
+        while not self.budget_exhausted:
+            try:
+                yield next(epochs)
+            except StopIteration:
+                return
+
+    @property
+    def _budget_seconds(self):
+        minutes = getattr(self.hparams, "max_train_minutes", None)
+        return None if minutes is None else 60.0 * float(minutes)
+
+    @property
+    def budget_exhausted(self):
+        """Whether ``max_train_minutes`` of training have been done."""
+        budget = self._budget_seconds
+        return budget is not None and self.train_seconds >= budget
+
+    @property
+    def _optimizer_step_limit_exceeded(self):
+        # sb.Brain stops the epoch and the epoch loop when this is True:
+        # the wall-clock budget uses the same exit as optimizer_step_limit
+        if self._budget_seconds is not None:
+            stop = [self.budget_exhausted]
+            if is_distributed_initialized():
+                # every process stops at the same batch: the main one's clock
+                torch.distributed.broadcast_object_list(stop, src=0)
+            if stop[0]:
+                return True
+        return super()._optimizer_step_limit_exceeded
+
+    def on_stage_start(self, stage, epoch=None):
+        """Starts the training clock."""
+        if stage == sb.Stage.TRAIN:
+            self._clock = time.time()
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Counts training time for ``max_train_minutes``."""
+        now = time.time()
+        self.train_seconds += now - self._clock
+        self._clock = now
+        if self.budget_exhausted and should_step:
+            logger.info(
+                f"training budget of {self._budget_seconds / 60:g} min "
+                f"reached after {self.optimizer_step} steps"
+            )
+
+    @mark_as_saver
+    def _save(self, path):
+        super()._save(path)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(yaml.dump({"train_seconds": self.train_seconds}))
+
+    @mark_as_loader
+    def _recover(self, path, end_of_epoch):
+        super()._recover(path, end_of_epoch)
+        with open(path, encoding="utf-8") as f:
+            self.train_seconds = yaml.safe_load(f).get("train_seconds", 0.0)
