@@ -29,13 +29,12 @@ import glob
 import os
 import re
 import shutil
-import tempfile
 
 import soundfile as sf
 import torch
 
 from speechbrain_galr.audio import StreamResampler, open_audio, read_blocks
-from speechbrain_galr.files import atomic_path
+from speechbrain_galr.files import atomic_path, make_temp_folder
 
 WORK_PREFIX = ".galr-work-"
 """Name prefix of the hidden work folders (followed by the process id)."""
@@ -84,33 +83,11 @@ def check_outputs(out_dir, name, overwrite=False):
         )
 
 
-def _process_alive(pid):
-    """Whether a process with this id exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_work_folders(out_dir):
-    """Removes work folders of runs whose process is gone (SIGKILL)."""
-    for path in glob.glob(
-        os.path.join(glob.escape(out_dir), WORK_PREFIX + "*")
-    ):
-        pid = os.path.basename(path)[len(WORK_PREFIX) :].split("-")[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-
-
 @contextlib.contextmanager
 def work_folder(out_dir):
     """A hidden work folder in ``out_dir``, removed when the block ends."""
     os.makedirs(out_dir, exist_ok=True)
-    remove_stale_work_folders(out_dir)
-    path = tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=out_dir)
+    path = make_temp_folder(out_dir, WORK_PREFIX)
     try:
         yield path
     finally:

@@ -178,8 +178,9 @@ def _pid_alive(pid):
     return True
 
 
-def _remove_stale_staging(folder, prefix):
-    """Removes staging folders of ``prefix`` left by killed processes."""
+def remove_stale_temp_folders(folder, prefix):
+    """Removes the folders of :func:`make_temp_folder` in ``folder`` whose
+    process is gone (killed before it could remove them)."""
     for name in os.listdir(folder):
         if not name.startswith(prefix):
             continue
@@ -189,6 +190,14 @@ def _remove_stale_staging(folder, prefix):
             continue
         if not _pid_alive(int(parts[0])):
             shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+
+
+def make_temp_folder(parent, prefix):
+    """A new folder ``<prefix><process id>-<random>`` in ``parent``, after
+    removing those of ``prefix`` that killed processes left behind
+    (:func:`remove_stale_temp_folders`).  The caller removes it."""
+    remove_stale_temp_folders(parent, prefix)
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent)
 
 
 @contextlib.contextmanager
@@ -218,9 +227,7 @@ def atomic_folder(path):
     path = os.path.abspath(os.fspath(path))
     parent, name = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
-    prefix = f"{TEMP_PREFIX}{name}-"
-    _remove_stale_staging(parent, prefix)
-    staging = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent)
+    staging = make_temp_folder(parent, f"{TEMP_PREFIX}{name}-")
     try:
         yield staging
         for root, _, files in os.walk(staging):

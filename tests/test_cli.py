@@ -1,8 +1,6 @@
 """Tests of the command line: ``python -m speechbrain_galr``."""
 
-import contextlib
 import doctest
-import io
 import os
 import subprocess
 import sys
@@ -11,21 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from hyperpyyaml import load_hyperpyyaml, resolve_references
-from speechbrain.utils.checkpoints import Checkpointer
+from tiny_recipe import run_main, write_tiny_recipe_output
 
-import speechbrain_galr
 import speechbrain_galr.__main__ as cli
-
-MODEL_YAML = os.path.join(speechbrain_galr.HPARAMS_DIR, "galr-model.yaml")
-TINY = dict(
-    num_filters=16,
-    hidden_channels=8,
-    num_blocks=1,
-    num_heads=2,
-    segment_size=10,
-    reduced_segment_size=4,
-)
 
 
 def python_m(*args):
@@ -38,30 +24,10 @@ def python_m(*args):
     )
 
 
-def run_main(*args):
-    """Runs the command line in this process: (status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = cli.main(list(args))
-    return status, out.getvalue(), err.getvalue()
-
-
 @pytest.fixture(scope="module")
 def recipe_output(tmp_path_factory):
     """A recipe output folder with one checkpoint of a tiny GALR."""
-    folder = tmp_path_factory.mktemp("recipe")
-    with open(MODEL_YAML) as fin:
-        text = fin.read()
-    (folder / "hyperparams.yaml").write_text(
-        resolve_references(text, TINY).getvalue()
-    )
-    torch.manual_seed(0)
-    hparams = load_hyperpyyaml(text, TINY)
-    recoverables = {n: hparams[n] for n in ("encoder", "masknet", "decoder")}
-    Checkpointer(str(folder / "save"), recoverables).save_checkpoint(
-        meta={"si-snr": 3.0}
-    )
-    return folder
+    return write_tiny_recipe_output(tmp_path_factory.mktemp("recipe"))
 
 
 @pytest.fixture(scope="module")

@@ -475,7 +475,8 @@ def test_work_folders_of_dead_runs_are_removed(tmp_path):
     import subprocess
     import sys
 
-    from speechbrain_galr.file_separation import remove_stale_work_folders
+    from speechbrain_galr.file_separation import WORK_PREFIX
+    from speechbrain_galr.files import remove_stale_temp_folders
 
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -487,7 +488,7 @@ def test_work_folders_of_dead_runs_are_removed(tmp_path):
     for folder in (dead, alive):
         folder.mkdir()
         (folder / "raw0.wav").write_bytes(b"x")
-    remove_stale_work_folders(str(tmp_path))
+    remove_stale_temp_folders(str(tmp_path), WORK_PREFIX)
     assert not dead.exists() and alive.exists()
 
 

@@ -1,7 +1,5 @@
 """Tests of the ONNX export and the onnxruntime backend (tiny model, CPU)."""
 
-import contextlib
-import io
 import os
 import sys
 
@@ -9,11 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from hyperpyyaml import load_hyperpyyaml, resolve_references
-from speechbrain.utils.checkpoints import Checkpointer
+from tiny_recipe import run_main, write_tiny_recipe_output
 
-import speechbrain_galr
-import speechbrain_galr.__main__ as cli
 from speechbrain_galr.onnx_export import (
     ONNX_FILE,
     TOLERANCE,
@@ -25,41 +20,13 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 onnx = pytest.importorskip("onnx")
 
-MODEL_YAML = os.path.join(speechbrain_galr.HPARAMS_DIR, "galr-model.yaml")
-TINY = dict(
-    num_filters=16,
-    hidden_channels=8,
-    num_blocks=1,
-    num_heads=2,
-    segment_size=10,
-    reduced_segment_size=4,
-)
 RATE = 8000
-
-
-def run_main(*args):
-    """Runs the command line in this process: (status, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = cli.main(list(args))
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     """A model folder written by ``export --onnx`` from a tiny GALR."""
-    recipe = tmp_path_factory.mktemp("recipe")
-    with open(MODEL_YAML) as fin:
-        text = fin.read()
-    (recipe / "hyperparams.yaml").write_text(
-        resolve_references(text, TINY).getvalue()
-    )
-    torch.manual_seed(0)
-    hparams = load_hyperpyyaml(text, TINY)
-    modules = {n: hparams[n] for n in ("encoder", "masknet", "decoder")}
-    Checkpointer(str(recipe / "save"), modules).save_checkpoint(
-        meta={"si-snr": 3.0}
-    )
+    recipe = write_tiny_recipe_output(tmp_path_factory.mktemp("recipe"))
     dest = tmp_path_factory.mktemp("exported") / "model"
     status, out, err = run_main(
         "export", str(recipe), "--out", str(dest), "--onnx"
