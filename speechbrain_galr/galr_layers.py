@@ -155,6 +155,16 @@ class GloballyRecurrentLayer(nn.Module):
         return self.c_inv(g_hat) if self.reduced_segment_size else g_hat
 
 
+def _build_layer(option, kind, builders):
+    """``builders[kind]()``, or a ValueError naming ``option`` and the
+    choices (the keys of ``builders``)."""
+    if kind not in builders:
+        raise ValueError(
+            f"{option} must be one of {tuple(builders)}, got {kind!r}"
+        )
+    return builders[kind]()
+
+
 class GALRBlock(nn.Module):
     """One GALR block: a local layer, then a global layer.
 
@@ -214,31 +224,37 @@ class GALRBlock(nn.Module):
     ):
         super().__init__()
         D, Q = input_size, reduced_segment_size
-        if local_layer == "lstm":
-            self.local = LocallyRecurrentLayer(D, hidden_size, eps, local_norm)
-        elif local_layer == "attention":
-            self.local = LocallyAttentiveLayer(
-                D, num_heads, dropout, attention_dropout, local_norm, eps
-            )
-        else:
-            raise ValueError(
-                f"local_layer must be one of {LOCAL_LAYERS}, "
-                f"got {local_layer!r}"
-            )
-        if global_layer == "attention":
-            self.globally = GloballyAttentiveLayer(
-                D, num_heads, segment_size, Q, dropout, eps, global_norm,
-                attention_dropout,
-            )  # fmt: skip
-        elif global_layer == "lstm":
-            self.globally = GloballyRecurrentLayer(
-                D, hidden_size, segment_size, Q, eps, global_norm
-            )
-        else:
-            raise ValueError(
-                f"global_layer must be one of {GLOBAL_LAYERS}, "
-                f"got {global_layer!r}"
-            )
+        self.local = _build_layer(
+            "local_layer",
+            local_layer,
+            {
+                "lstm": lambda: LocallyRecurrentLayer(
+                    D, hidden_size, eps, local_norm
+                ),
+                "attention": lambda: LocallyAttentiveLayer(
+                    D, num_heads, dropout, attention_dropout, local_norm, eps
+                ),
+            },
+        )
+        self.globally = _build_layer(
+            "global_layer",
+            global_layer,
+            {
+                "attention": lambda: GloballyAttentiveLayer(
+                    D,
+                    num_heads,
+                    segment_size,
+                    Q,
+                    dropout,
+                    eps,
+                    global_norm,
+                    attention_dropout,
+                ),
+                "lstm": lambda: GloballyRecurrentLayer(
+                    D, hidden_size, segment_size, Q, eps, global_norm
+                ),
+            },
+        )
 
     def forward(self, x, context=None):
         """Processes ``x`` of shape ``[B, S, K, D]``; see the layers."""
