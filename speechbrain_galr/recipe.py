@@ -142,7 +142,10 @@ def separation_csv_dataset(
 
 
 def csv_or_dynamic_datasets(
-    hparams, extra_sources=(), dm_folder_help="a <speaker>/<file> folder"
+    hparams,
+    extra_sources=(),
+    dm_folder_help="a <speaker>/<file> folder",
+    make_dm_dataset=None,
 ):
     """The training, validation and test sets of a recipe whose training
     mixtures are read from a CSV or, with ``dynamic_mixing``, made on the
@@ -160,6 +163,9 @@ def csv_or_dynamic_datasets(
         Other signals the CSVs hold (see :func:`separation_csv_dataset`).
     dm_folder_help : str
         What ``base_folder_dm`` should be, for the error when it is missing.
+    make_dm_dataset : callable or None
+        ``make_dm_dataset(hparams)`` returns the dynamic-mixing training
+        set, for recipes that build it otherwise (None: the above).
 
     Returns
     -------
@@ -172,7 +178,9 @@ def csv_or_dynamic_datasets(
             path, hparams["num_spks"], extra_sources, hparams["data_folder"]
         )
 
-    if hparams["dynamic_mixing"]:
+    if hparams["dynamic_mixing"] and make_dm_dataset is not None:
+        train_data = make_dm_dataset(hparams)
+    elif hparams["dynamic_mixing"]:
         folder = hparams["base_folder_dm"]
         if not folder or not os.path.isdir(folder):
             raise RecipeError(

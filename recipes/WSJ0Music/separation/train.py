@@ -38,8 +38,8 @@ from speech_music import SpeechMusicBrain, read_splits  # noqa: E402
 
 from speechbrain_galr.data import prepare_wsj0mix  # noqa: E402
 from speechbrain_galr.recipe import (  # noqa: E402
+    csv_or_dynamic_datasets,
     main,
-    separation_csv_dataset,
 )
 
 
@@ -57,29 +57,25 @@ def prepare(hparams):
     )
 
 
+def dynamic_mixing_dataset(hparams):
+    """Training mixtures made on the fly from the corpus's training
+    speakers and music tracks."""
+    corpus = read_splits(hparams["data_folder"])
+    tracks = [
+        os.path.join(corpus["music_folder"], track)
+        for track in corpus["tracks"]["tr"]
+    ]
+    return hparams["dm_dataset"](
+        speech=corpus["speech_folder"],
+        music=tracks,
+        speakers=corpus["speakers"]["tr"],
+    )
+
+
 def build_datasets(hparams):
     """Training (CSV or dynamic mixing), validation and test datasets."""
-
-    def csv_dataset(path):
-        return separation_csv_dataset(path, 2, data_root=hparams["data_folder"])
-
-    if hparams["dynamic_mixing"]:
-        corpus = read_splits(hparams["data_folder"])
-        tracks = [
-            os.path.join(corpus["music_folder"], track)
-            for track in corpus["tracks"]["tr"]
-        ]
-        train_data = hparams["dm_dataset"](
-            speech=corpus["speech_folder"],
-            music=tracks,
-            speakers=corpus["speakers"]["tr"],
-        )
-    else:
-        train_data = csv_dataset(hparams["train_data"])
-    return (
-        train_data,
-        csv_dataset(hparams["valid_data"]),
-        csv_dataset(hparams["test_data"]),
+    return csv_or_dynamic_datasets(
+        hparams, make_dm_dataset=dynamic_mixing_dataset
     )
 
 
