@@ -111,7 +111,8 @@ def separate_command(args):
     mixture = resolve_source(args.mixture, "audio file", AudioNotFoundError)
     name = os.path.splitext(os.path.basename(mixture))[0]
     if os.path.exists(mixture):
-        frames, rate, channels = audio_info(mixture)
+        # the separation reads it and warns if it is truncated
+        frames, rate, channels = audio_info(mixture, warn_truncated=False)
         about = f" ({frames / rate:.1f} s, {rate} Hz, {channels} channel(s))"
     else:
         about = ""

@@ -118,13 +118,16 @@ def _soundfile_error(path, err):
     )
 
 
-def audio_info(path):
+def audio_info(path, warn_truncated=True):
     """Length, sample rate and channel count of an audio file.
 
     Arguments
     ---------
     path : str
         Audio file.
+    warn_truncated : bool
+        Warn when a WAV header claims more samples than the file holds
+        (False where the file is read, and warned about, later).
 
     Returns
     -------
@@ -153,7 +156,8 @@ def audio_info(path):
         raise AudioInputError(
             f"cannot read audio file {path}: it has no samples"
         )
-    _warn_if_truncated(path, info.frames, info.samplerate)
+    if warn_truncated:
+        _warn_if_truncated(path, info.frames, info.samplerate)
     return AudioInfo(int(info.frames), int(info.samplerate), info.channels)
 
 
@@ -232,7 +236,7 @@ def read_blocks(audio, block_frames):
         yield to_mono(block, audio.name)
 
 
-def read_audio(path, sample_rate=None, start=0, num_samples=None):
+def read_audio(path, sample_rate=None, start=0, num_samples=None, info=None):
     """Reads a whole audio file, or a crop of it, as mono.
 
     Channels are averaged (:func:`to_mono`) and the signal is resampled
@@ -250,6 +254,9 @@ def read_audio(path, sample_rate=None, start=0, num_samples=None):
         First sample to return.
     num_samples : int or None
         Samples to return (fewer if the file ends first); None for all.
+    info : AudioInfo or None
+        The file's :func:`audio_info`, where the caller has it already
+        (corpora keep it), so that the file is not inspected again.
 
     Returns
     -------
@@ -264,7 +271,7 @@ def read_audio(path, sample_rate=None, start=0, num_samples=None):
     (torch.Size([32000]), torch.Size([800]))
     """
     path = os.fspath(path)
-    frames, file_rate, _ = audio_info(path)
+    frames, file_rate, _ = info or audio_info(path)
     sample_rate = sample_rate or file_rate
     ratio = file_rate / sample_rate
     file_start = int(math.floor(start * ratio))
@@ -310,7 +317,8 @@ def load_mono(path):
     >>> signal.shape, rate
     (torch.Size([1000]), 44100)
     """
-    return read_audio(path), audio_info(path).sample_rate
+    info = audio_info(path)
+    return read_audio(path, info=info), info.sample_rate
 
 
 def resampled_length(num_samples, orig_freq, new_freq):

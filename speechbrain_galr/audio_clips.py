@@ -152,10 +152,11 @@ def count_or_fraction(text):
     return int(value) if value >= 1 or value == 0 else value
 
 
-def load_audio(path, sample_rate, offset=0, num_samples=None):
+def load_audio(path, sample_rate, offset=0, num_samples=None, info=None):
     """Reads (part of) an audio file as mono at ``sample_rate``: the
     package's one reader, :func:`speechbrain_galr.audio.read_audio`
-    (``offset`` and ``num_samples`` count samples at ``sample_rate``).
+    (``offset`` and ``num_samples`` count samples at ``sample_rate``;
+    ``info``, the file's known :func:`audio_info`, spares inspecting it).
 
     Example
     -------
@@ -164,7 +165,7 @@ def load_audio(path, sample_rate, offset=0, num_samples=None):
     >>> load_audio(path, 8000).shape, load_audio(path, 8000, 100, 800).shape
     (torch.Size([16000]), torch.Size([800]))
     """
-    return read_audio(path, sample_rate, offset, num_samples).contiguous()
+    return read_audio(path, sample_rate, offset, num_samples, info).contiguous()
 
 
 def power_db(signal):
@@ -287,11 +288,13 @@ class ClipFolder:
         self.what = what
         self.files = list(clips)
         self.num_samples = []
+        self.infos = []
         for path in self.files:
-            frames, rate, _ = audio_info(path)
-            samples = frames * sample_rate // rate
+            info = audio_info(path)
+            samples = info.frames * sample_rate // info.sample_rate
             if samples == 0:
                 raise ValueError(f"{what} file is empty: {path}")
+            self.infos.append(info)
             self.num_samples.append(int(samples))
 
     def __len__(self):
@@ -300,14 +303,12 @@ class ClipFolder:
     def read(self, index, offset=0, length=None):
         """``length`` samples of clip ``index`` from ``offset``, tiled
         (wrapping to the start of the clip) when the clip ends first."""
+        path, info = self.files[index], self.infos[index]
         if length is None:
-            return load_audio(self.files[index], self.sample_rate)
-        total = self.num_samples[index]
-        if offset + length <= total:
-            return load_audio(
-                self.files[index], self.sample_rate, offset, length
-            )
-        clip = load_audio(self.files[index], self.sample_rate)
+            return load_audio(path, self.sample_rate, info=info)
+        if offset + length <= self.num_samples[index]:
+            return load_audio(path, self.sample_rate, offset, length, info)
+        clip = load_audio(path, self.sample_rate, info=info)
         return fit_length(clip, length, offset)
 
     def crop(self, rng, length, index=None, max_tries=20):

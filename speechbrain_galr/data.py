@@ -335,15 +335,15 @@ class SpeakerCorpus:
         if unknown:
             raise ValueError(f"speakers {unknown[:5]} not found in {folder}")
         self.speakers = []
-        self.files = []  # per speaker: list of (path, frames, rate)
+        self.files = []  # per speaker: list of (path, AudioInfo)
         for spk in speakers:
             spk_dir = os.path.join(folder, spk)
             utts = []
             for name in _audio_files_below(spk_dir):
                 path = os.path.join(spk_dir, name)
-                frames, rate, _ = audio_info(path)
-                if frames / rate >= min_seconds:
-                    utts.append((path, frames, rate))
+                info = audio_info(path)
+                if info.frames / info.sample_rate >= min_seconds:
+                    utts.append((path, info))
             if utts:
                 self.speakers.append(spk)
                 self.files.append(utts)
@@ -363,8 +363,8 @@ class SpeakerCorpus:
 
     def num_samples(self, spk_index, utt_index):
         """Length of an utterance in samples at ``sample_rate``."""
-        _, frames, rate = self.files[spk_index][utt_index]
-        return int(frames * self.sample_rate // rate)
+        info = self.files[spk_index][utt_index][1]
+        return int(info.frames * self.sample_rate // info.sample_rate)
 
     def read(self, spk_index, utt_index, start=0, length=None):
         """Reads ``length`` samples (at ``sample_rate``) from ``start``
@@ -375,8 +375,8 @@ class SpeakerCorpus:
         numpy.ndarray
             float32 ``[length]`` (fewer if the file ends first).
         """
-        path = self.files[spk_index][utt_index][0]
-        return read_audio(path, self.sample_rate, start, length).numpy()
+        path, info = self.files[spk_index][utt_index]
+        return read_audio(path, self.sample_rate, start, length, info).numpy()
 
 
 def draw_speaker_crops(corpus, rng, num_spks, length, max_length=None):

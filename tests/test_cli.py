@@ -313,3 +313,17 @@ def test_sigterm_and_kill_leave_complete_outputs_only(
     status, _, err = run_main(*separate_args(short, model_dir, out))
     assert status == 0, err
     assert work_folders() == []
+
+
+def test_a_truncated_mixture_is_warned_about_once(model_dir, tmp_path, caplog):
+    mixture = tmp_path / "cut.wav"
+    sf.write(str(mixture), np.random.default_rng(2).normal(0, 0.2, 8000), 8000)
+    data = mixture.read_bytes()
+    mixture.write_bytes(data[: len(data) - 8000])  # half of the samples
+    with caplog.at_level("WARNING"):
+        status, _, err = run_main(
+            *separate_args(mixture, model_dir, tmp_path / "out")
+        )
+    assert status == 0, err
+    warnings = [r for r in caplog.records if "truncated" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
