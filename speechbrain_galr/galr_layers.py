@@ -10,10 +10,11 @@ or "lstm").
 Layout: every layer takes and returns ``[B, S, K, D]`` (batch, segment,
 frame in the segment, feature) and reads a
 :class:`speechbrain_galr.segments.SegmentContext` (masks and positional
-encodings made once per forward pass).  The Bi-LSTM reads ``[B*S, K, D]``
-as a free view; query, key and value come from one product and are read by
-torch's fused attention kernel as strided views
-(:mod:`speechbrain_galr.attention`).
+encodings made once per forward pass).  The local Bi-LSTM runs time-major
+(``[K, B*S, D]``), so that its output feeds the linear map as one matrix
+product; under CPU bf16 autocast its batch is padded (:func:`run_lstm`).
+Query, key and value come from one product and are read by torch's fused
+attention kernel as strided views (:mod:`speechbrain_galr.attention`).
 
 Authors
  * speechbrain-galr contributors 2026
@@ -30,6 +31,56 @@ from speechbrain_galr.segments import SegmentMap, make_norm, segment_context
 
 LOCAL_LAYERS = ("lstm", "attention")
 GLOBAL_LAYERS = ("attention", "lstm")
+
+
+CPU_BF16_LSTM_BATCH = 16
+"""Under CPU bf16 autocast, LSTM batches are padded to a multiple of this.
+
+oneDNN's bf16 LSTM splits the batch into blocks that divide it: a batch of
+sequences with no small factor (a prime number of segments, 2 x a prime)
+runs 2-3x slower.  Measured, Bi-LSTM(64, 128) over 100 steps, 2 threads,
+ms per 200 sequences: 191: 50, 192: 16, 197: 51, 200: 14, 201: 29, 202: 34,
+208: 13.  fp32 shows no such effect."""
+
+
+def _cpu_bf16(x):
+    """Whether ``x`` goes through a CPU LSTM in bf16 (a static property of
+    the device, dtype and autocast state, not of the data)."""
+    if x.device.type != "cpu":
+        return False
+    if x.dtype == torch.bfloat16:
+        return True
+    return (
+        torch.is_autocast_enabled("cpu")
+        and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    )
+
+
+def run_lstm(lstm, seq):
+    """The outputs of ``lstm`` for ``seq`` (``[N, T, D]`` if the LSTM is
+    batch-first, else ``[T, N, D]``), the batch padded with zero sequences
+    to a multiple of :data:`CPU_BF16_LSTM_BATCH` under CPU bf16.
+
+    The sequences of a batch are independent, so the padding changes no
+    output.
+
+    Example
+    -------
+    >>> lstm = nn.LSTM(4, 3)
+    >>> seq = torch.randn(7, 5, 4)  # [T, N, D]
+    >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+    ...     out = run_lstm(lstm, seq)
+    >>> out.shape, out.dtype
+    (torch.Size([7, 5, 3]), torch.bfloat16)
+    """
+    dim = 0 if lstm.batch_first else 1
+    n = seq.shape[dim]
+    pad = (-n) % CPU_BF16_LSTM_BATCH if _cpu_bf16(seq) else 0
+    if pad:
+        # zero sequences appended along the batch axis
+        seq = nn.functional.pad(seq, (0, 0) * (2 - dim) + (0, pad))
+    out, _ = lstm(seq)
+    return out.narrow(dim, 0, n)
 
 
 class LocallyRecurrentLayer(nn.Module):
@@ -61,19 +112,19 @@ class LocallyRecurrentLayer(nn.Module):
 
     def __init__(self, input_size, hidden_size, eps=1e-8, norm="segment"):
         super().__init__()
-        self.lstm = nn.LSTM(
-            input_size, hidden_size, batch_first=True, bidirectional=True
-        )
+        self.lstm = nn.LSTM(input_size, hidden_size, bidirectional=True)
         self.linear = nn.Linear(2 * hidden_size, input_size)
         self.norm = make_norm(norm, input_size, eps)
 
     def forward(self, x, context=None):
         """Returns ``L_hat`` for ``x`` of shape ``[B, S, K, D]``."""
         B, S, K, D = x.shape
-        # [B*S, K, 2H]: every segment is an independent sequence (eq. 2)
-        local, _ = self.lstm(x.view(B * S, K, D))
-        # [B, S, K, D]
-        local = self.linear(local).view(B, S, K, D)
+        # [K, B*S, D]: every segment is an independent sequence (eq. 2)
+        seq = x.view(B * S, K, D).transpose(0, 1)
+        # [K, B*S, D]: one matrix product over the contiguous LSTM output
+        local = self.linear(run_lstm(self.lstm, seq))
+        # [K, B*S, D] -> [B, S, K, D]
+        local = local.transpose(0, 1).reshape(B, S, K, D)
         # eq. 3
         return self.norm(local, context) + x
 
@@ -145,8 +196,10 @@ class GloballyRecurrentLayer(nn.Module):
         own = context.valid > 0
         rev = torch.where(own, context.counts[:, None] - 1 - step, step)
         rev = rev.repeat_interleave(R, dim=0)[..., None]
-        ahead, _ = self.lstm_forward(seq)
-        back, _ = self.lstm_backward(seq.gather(1, rev.expand(-1, -1, D)))
+        ahead = run_lstm(self.lstm_forward, seq)
+        back = run_lstm(
+            self.lstm_backward, seq.gather(1, rev.expand(-1, -1, D))
+        )
         back = back.gather(1, rev.expand(-1, -1, back.shape[-1]))
         # [B*R, S, D] -> [B, S, R, D]
         out = self.linear(torch.cat([ahead, back], dim=-1))
