@@ -19,7 +19,7 @@ average of the machine.  Prints a Markdown table and writes
 
 **Quality** (``--quality MODEL_DIR``, a trained, exported model): SI-SNRi
 of ``--quality-n`` mixtures of the test speakers (the last 20 of the speech
-folder, sorted by id: held out by the recipe's split), separated whole and
+folder in numeric order: held out by the recipes' split), separated whole and
 in chunks; with ``--precision bf16`` (or fp16) also the chunked separation
 in that precision against fp32, mean and worst difference::
 
@@ -58,6 +58,17 @@ def speech_files(data):
         folder = os.path.join(root, speaker)
         files += [os.path.join(folder, f) for f in sorted(os.listdir(folder))]
     return files
+
+
+def test_speakers(data, num_valid=20, num_test=20):
+    """The test speakers of the recipes' split of the speech folder (the
+    last ``num_test`` in numeric order: ``speechbrain_galr.data``'s
+    ``split_speakers``, as ``tools/quality_study.py`` makes them), so that
+    a model trained on the training speakers has never heard them."""
+    from speechbrain_galr.data import split_speakers
+
+    root = os.path.join(data, "speech", "librispeech-251")
+    return split_speakers(root, num_valid, num_test)["tt"]
 
 
 def speaker_streams(files, seconds, count, seed=0):
@@ -211,7 +222,7 @@ def si_snri(sources, est, mix):
 def quality(args):
     """SI-SNRi of whole and chunked separation, and of the chunked
     separation in ``--precision`` against fp32, on mixtures of the test
-    speakers (the last 20 of the speech folder, sorted by id)."""
+    speakers (:func:`test_speakers`)."""
     import torch
 
     from speechbrain_galr.inference import GALRSeparation
@@ -222,8 +233,7 @@ def quality(args):
             source=args.quality, run_opts={"precision": args.precision}
         )
     files = speech_files(args.data)
-    speakers = sorted({os.path.basename(os.path.dirname(f)) for f in files})
-    test = set(speakers[-20:])
+    test = set(test_speakers(args.data))
     files = [f for f in files if os.path.basename(os.path.dirname(f)) in test]
     chunkings = [(10.0, 2.0), (4.0, 1.0), (2.0, 0.5)]
     scores = {}
