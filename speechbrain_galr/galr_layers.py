@@ -56,13 +56,16 @@ def _cpu_bf16(x):
     )
 
 
-def run_lstm(lstm, seq):
-    """The outputs of ``lstm`` for ``seq`` (``[N, T, D]`` if the LSTM is
-    batch-first, else ``[T, N, D]``), the batch padded with zero sequences
-    to a multiple of :data:`CPU_BF16_LSTM_BATCH` under CPU bf16.
+def run_lstm(lstm, seq, head=None):
+    """``head`` (e.g. a linear map; None: identity) of the outputs of
+    ``lstm`` for ``seq`` (``[N, T, D]`` if the LSTM is batch-first, else
+    ``[T, N, D]``), the batch padded with zero sequences to a multiple of
+    :data:`CPU_BF16_LSTM_BATCH` under CPU bf16.
 
     The sequences of a batch are independent, so the padding changes no
-    output.
+    output.  ``head`` runs before the padding is cut off, on the
+    contiguous LSTM output (on a cut, non-contiguous one a linear map
+    falls back to a batched product with a broadcast weight copy).
 
     Example
     -------
@@ -80,6 +83,8 @@ def run_lstm(lstm, seq):
         # zero sequences appended along the batch axis
         seq = nn.functional.pad(seq, (0, 0) * (2 - dim) + (0, pad))
     out, _ = lstm(seq)
+    if head is not None:
+        out = head(out)
     return out.narrow(dim, 0, n)
 
 
@@ -122,7 +127,7 @@ class LocallyRecurrentLayer(nn.Module):
         # [K, B*S, D]: every segment is an independent sequence (eq. 2)
         seq = x.view(B * S, K, D).transpose(0, 1)
         # [K, B*S, D]: one matrix product over the contiguous LSTM output
-        local = self.linear(run_lstm(self.lstm, seq))
+        local = run_lstm(self.lstm, seq, self.linear)
         # [K, B*S, D] -> [B, S, K, D]
         local = local.transpose(0, 1).reshape(B, S, K, D)
         # eq. 3
