@@ -97,8 +97,12 @@ def speaker_streams(files, seconds, count, seed=0):
 
 def write_mixture(files, minutes, path):
     """Writes a two-speaker mixture of ``minutes`` (16-bit PCM)."""
+    from speechbrain_galr.files import atomic_path
+
     (pair,) = speaker_streams(files, minutes * 60, 1)
-    sf.write(path, pair.sum(-1), SAMPLE_RATE, subtype="PCM_16")
+    # atomic: a killed run leaves no partial mixture for the next to reuse
+    with atomic_path(path) as temp:
+        sf.write(temp, pair.sum(-1), SAMPLE_RATE, "PCM_16", format="WAV")
     return path
 
 
@@ -110,6 +114,7 @@ def export_galr_small(work):
 
     import speechbrain_galr
     from speechbrain_galr.export import export_model
+    from speechbrain_galr.files import write_text_atomic
 
     recipe = os.path.join(work, "recipe")
     dest = os.path.join(work, "galr-small")
@@ -120,8 +125,10 @@ def export_galr_small(work):
     # galr-model.yaml is galr-small: D=64, M=16, K=100, Q=32
     with open(yaml_path) as fin:
         text = fin.read()
-    with open(os.path.join(recipe, "hyperparams.yaml"), "w") as fout:
-        fout.write(resolve_references(text).getvalue())
+    write_text_atomic(
+        os.path.join(recipe, "hyperparams.yaml"),
+        resolve_references(text).getvalue(),
+    )
     torch.manual_seed(0)
     hparams = load_hyperpyyaml(text)
     saver = Checkpointer(
@@ -191,22 +198,39 @@ def cost(args):
             result["minutes"] = minutes
             results.append(result)
             print(json.dumps(result), file=sys.stderr, flush=True)
-    with open(os.path.join(args.work, "results.json"), "w") as fout:
-        json.dump(results, fout, indent=1)
-    plot(results, os.path.join(args.work, "results.png"))
-    print(
-        "| recording | precision | separation wall time (s) "
-        "| x real time | peak RSS (MiB) | process CPU time (s) "
-        "| load average |"
+    from speechbrain_galr.files import write_text_atomic
+
+    write_text_atomic(
+        os.path.join(args.work, "results.json"), json.dumps(results, indent=1)
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for r in results:
-        print(
-            f"| {r['minutes']:g} min | {r['precision']} | {r['wall_s']:.1f} "
-            f"| {r['audio_s'] / r['wall_s']:.1f} | {r['peak_mib']:.0f} "
-            f"| {r['cpu_s']:.1f} "
-            f"| {r['load_avg'][0]:.1f} to {r['load_avg'][1]:.1f} |"
+    plot(results, os.path.join(args.work, "results.png"))
+    print("\n".join(cost_table(results)))
+
+
+def cost_table(results):
+    """Markdown lines: a row per recording, a group of columns per
+    precision (wall time, x real time, peak RSS, CPU time)."""
+    precisions = list(dict.fromkeys(r["precision"] for r in results))
+    header = "| recording |"
+    for p in precisions:
+        header += (
+            f" {p} wall (s) | {p} x real time | {p} peak RSS (MiB) "
+            f"| {p} CPU time (s) |"
         )
+    lines = [header + " load average |"]
+    lines.append("|" + " --- |" * (2 + 4 * len(precisions)))
+    for minutes in dict.fromkeys(r["minutes"] for r in results):
+        rows = {r["precision"]: r for r in results if r["minutes"] == minutes}
+        line = f"| {minutes:g} min |"
+        for p in precisions:
+            r = rows[p]
+            line += (
+                f" {r['wall_s']:.1f} | {r['audio_s'] / r['wall_s']:.1f} "
+                f"| {r['peak_mib']:.0f} | {r['cpu_s']:.1f} |"
+            )
+        loads = [x for r in rows.values() for x in r["load_avg"]]
+        lines.append(line + f" {min(loads):.1f} to {max(loads):.1f} |")
+    return lines
 
 
 def si_snri(sources, est, mix):
@@ -305,7 +329,10 @@ def plot(results, path):
         ax.legend()
     fig.suptitle("GALR (D=64, M=16, K=100, Q=32), chunked, CPU, CLI")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from speechbrain_galr.files import atomic_path
+
+    with atomic_path(path) as temp:
+        fig.savefig(temp, dpi=100)
 
 
 def main():
