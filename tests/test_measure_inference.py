@@ -2,37 +2,22 @@
 with an fp32 and a bf16 column, and the bf16-against-fp32 quality check on
 held-out speakers, as a user runs them."""
 
-import importlib.util
 import json
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 from tiny_recipe import run_main, write_tiny_recipe_output
+from tool_runner import load_tool, run_tool
 
 from speechbrain_galr.demo import make_speakers
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(REPO, "tools", "measure_inference.py")
-
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("measure_inference", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("measure_inference")
 
 
 def _run(*args):
-    return subprocess.run(
-        [sys.executable, TOOL, *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=dict(os.environ, PYTHONPATH=REPO),
-    )
+    return run_tool("measure_inference", *args, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -2,17 +2,13 @@
 for a few seconds each on generated speakers, as a user runs it."""
 
 import csv
-import importlib.util
 import os
-import subprocess
-import sys
 
 import pytest
+from tool_runner import load_tool, run_tool
 
 from speechbrain_galr.demo import make_speakers
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOOL = os.path.join(REPO, "tools", "quality_study.py")
 TINY_GALR = (
     "galr:galr-small.yaml:num_filters=16,hidden_channels=16,num_blocks=1,"
     "num_heads=2,segment_size=20,reduced_segment_size=4"
@@ -24,19 +20,11 @@ TINY_DPRNN = (
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("quality_study", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("quality_study")
 
 
 def _run(*args):
-    return subprocess.run(
-        [sys.executable, TOOL, *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return run_tool("quality_study", *args, timeout=180)
 
 
 def test_parse_config():
