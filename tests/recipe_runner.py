@@ -12,6 +12,7 @@ where :func:`make_samples` wrote the small corpora that the flags name
 """
 
 import csv
+import hashlib
 import os
 import re
 import shlex
@@ -214,3 +215,15 @@ def shared_samples(tmp_path_factory):
         make_samples(parent)
         _SAMPLES["parent"] = parent
     return _SAMPLES["parent"]
+
+
+def tree_digest(folder):
+    """{relative path: sha256} of every file below ``folder``."""
+    digests = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as fin:
+                digest = hashlib.sha256(fin.read()).hexdigest()
+            digests[os.path.relpath(path, folder)] = digest
+    return digests

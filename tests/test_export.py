@@ -1,7 +1,6 @@
 """Tests of the export of recipe checkpoints to SpeechBrain hub folders."""
 
 import csv
-import hashlib
 import os
 import shutil
 import signal
@@ -15,6 +14,7 @@ import soundfile as sf
 import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
+from recipe_runner import tree_digest
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.parameter_transfer import Pretrainer
 
@@ -121,18 +121,6 @@ def make_recipe_output(folder, scores=SCORES, style="recipe"):
     best = checkpoints[scores.index(max(scores))]
     write_results_record(folder, best)
     return outputs
-
-
-def tree_digest(folder):
-    """{relative path: sha256} of every file below ``folder``."""
-    digests = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as fin:
-                digest = hashlib.sha256(fin.read()).hexdigest()
-            digests[os.path.relpath(path, folder)] = digest
-    return digests
 
 
 @pytest.fixture(scope="module")

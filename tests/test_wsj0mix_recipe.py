@@ -21,6 +21,7 @@ from recipe_runner import (
     read_recipe_rows,
     run_recipe_row,
     shared_samples,
+    tree_digest,
 )
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 
@@ -165,17 +166,6 @@ def _error_line(stderr):
     return lines[-1]
 
 
-def _snapshot(folder):
-    """Every file below ``folder`` with its bytes."""
-    files = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                files[os.path.relpath(path, folder)] = f.read()
-    return files
-
-
 def test_rerun_with_another_model_stops_before_writing(
     debug_runs, samples, tmp_path
 ):
@@ -184,7 +174,7 @@ def test_rerun_with_another_model_stops_before_writing(
     the folder changes (hyperparams.yaml, checkpoints, results)."""
     out = str(tmp_path / "run")
     shutil.copytree(debug_runs(FIRST), out)
-    before = _snapshot(out)
+    before = tree_digest(out)
     row = dict(ROWS[FIRST])
     row["test_debug_flags"] = row["test_debug_flags"].replace(
         "--hidden_channels=16", "--hidden_channels=32"
@@ -192,7 +182,7 @@ def test_rerun_with_another_model_stops_before_writing(
     proc = run_recipe_row(row, samples, out)
     assert proc.returncode == 2
     assert "hidden_channels (saved 16, now 32)" in _error_line(proc.stderr)
-    assert _snapshot(out) == before
+    assert tree_digest(out) == before
 
 
 def test_missing_test_file_stops_before_training(debug_runs, samples, tmp_path):
