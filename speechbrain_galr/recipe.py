@@ -20,6 +20,7 @@ import sys
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
+from speechbrain_galr.audio import read_audio
 from speechbrain_galr.checkpoints import CheckpointError
 from speechbrain_galr.recipe_options import (
     RecipeDataError,
@@ -115,7 +116,8 @@ def separation_csv_dataset(
     @sb.utils.data_pipeline.provides(*[f"{key}_sig" for key in keys])
     def audio_pipeline(*wavs):
         for wav in wavs:
-            yield sb.dataio.dataio.read_audio(wav)
+            # the package's one reader: mono (channels averaged), [T]
+            yield read_audio(wav)
 
     replacements = {"data_root": data_root} if data_root else None
     try:

@@ -150,3 +150,23 @@ def test_dynamic_mixing_errors(tmp_path):
     (empty / "x.wav").write_bytes(b"")
     with pytest.raises(ValueError, match="cannot read audio file"):
         DynamicMixingDataset(str(tmp_path / "empty"), 4)
+
+
+def test_csv_dataset_reads_a_stereo_file_as_mono(tmp_path):
+    # SpeechBrain's read_audio keeps the channels ([T, 2]), which the model
+    # refuses; the recipes read with the package's one reader (mean)
+    from speechbrain_galr.recipe import separation_csv_dataset
+
+    stereo = np.stack([np.full(800, 0.25), np.full(800, -0.75)], axis=1)
+    sf.write(str(tmp_path / "mix.wav"), stereo, 8000)
+    for name in ("s1", "s2"):
+        sf.write(str(tmp_path / f"{name}.wav"), np.zeros(800), 8000)
+    (tmp_path / "data.csv").write_text(
+        "ID,duration,mix_wav,s1_wav,s2_wav\n"
+        "a,0.1,$data_root/mix.wav,$data_root/s1.wav,$data_root/s2.wav\n"
+    )
+    item = separation_csv_dataset(
+        str(tmp_path / "data.csv"), 2, data_root=str(tmp_path)
+    )[0]
+    assert item["mix_sig"].shape == (800,)
+    assert torch.allclose(item["mix_sig"], torch.full((800,), -0.25))
