@@ -27,7 +27,11 @@ from speechbrain.lobes.models.dual_path import Dual_Path_Model
 from torch import nn
 
 from speechbrain_galr.attention import GloballyAttentiveLayer
-from speechbrain_galr.galr_layers import GALRBlock, LocallyRecurrentLayer
+from speechbrain_galr.galr_layers import (
+    GALRBlock,
+    LocallyRecurrentLayer,
+    cpu_bf16,
+)
 from speechbrain_galr.segments import (
     SegmentLayerNorm,
     SegmentMap,
@@ -45,6 +49,13 @@ __all__ = [
     "SegmentMap",
     "sinusoidal_encoding",
 ]
+
+CPU_BF16_SEGMENTS = 16
+"""Under CPU bf16 autocast the segments are padded to a multiple of this.
+
+The padding segments are masked as a padded batch's are (they change no
+output); oneDNN's bf16 kernels run about 10 % faster on them: galr-small,
+10 s, 2 threads, 201 segments unpadded against 208."""
 
 
 class GALR(Dual_Path_Model):
@@ -230,6 +241,9 @@ class GALR(Dual_Path_Model):
         x = self.conv1d(self._input_norm(x, frame_mask, frames))
         # S = ceil(2L/K) + 1 half-overlapping segments (Section 2.1.2)
         S = (2 * L + K - 1) // K + 1  # no -(-a // b): see onnx_export.py
+        # under CPU bf16, padding segments up to a multiple of 16 (masked
+        # like a padded batch's) make oneDNN's kernels 10 % faster
+        S += (-S) % CPU_BF16_SEGMENTS if cpu_bf16(x) else 0
         padded = (S - 1) * hop + K
         # [B, D, hop + L + rest]
         x = F.pad(x, (hop, padded - hop - L))

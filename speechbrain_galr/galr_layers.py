@@ -43,7 +43,7 @@ ms per 200 sequences: 191: 50, 192: 16, 197: 51, 200: 14, 201: 29, 202: 34,
 208: 13.  fp32 shows no such effect."""
 
 
-def _cpu_bf16(x):
+def cpu_bf16(x):
     """Whether ``x`` goes through a CPU LSTM in bf16 (a static property of
     the device, dtype and autocast state, not of the data)."""
     if x.device.type != "cpu":
@@ -78,7 +78,7 @@ def run_lstm(lstm, seq, head=None):
     """
     dim = 0 if lstm.batch_first else 1
     n = seq.shape[dim]
-    pad = (-n) % CPU_BF16_LSTM_BATCH if _cpu_bf16(seq) else 0
+    pad = (-n) % CPU_BF16_LSTM_BATCH if cpu_bf16(seq) else 0
     if pad:
         # zero sequences appended along the batch axis
         seq = nn.functional.pad(seq, (0, 0) * (2 - dim) + (0, pad))

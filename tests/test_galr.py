@@ -8,7 +8,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
 import speechbrain_galr
-from speechbrain_galr import galr_layers
+from speechbrain_galr import galr, galr_layers
 from speechbrain_galr.attention import GloballyAttentiveLayer, attend
 from speechbrain_galr.segments import masked_group_norm, segment_context
 from speechbrain_galr.tasnet import check_mixtures
@@ -310,36 +310,45 @@ def test_bf16_autocast_padded_batch_is_finite_and_close(options):
     assert si_snr_db(ref, low.float()) > 20
 
 
+def _without_cpu_bf16_padding(monkeypatch):
+    monkeypatch.setattr(galr, "CPU_BF16_SEGMENTS", 1)
+    monkeypatch.setattr(galr_layers, "CPU_BF16_LSTM_BATCH", 1)
+
+
 @pytest.mark.parametrize("autocast", [False, True], ids=["fp32", "bf16"])
-def test_cpu_bf16_lstm_batch_is_padded_and_outputs_unchanged(autocast):
-    """oneDNN's bf16 LSTM is 2-3x slower on a batch with no small factor:
-    under CPU bf16 the local Bi-LSTM sees a multiple of 16 sequences, and
-    the padding changes no output (beyond bf16 rounding)."""
-    hparams = tiny(blocks=1)
-    model = hparams["model"].eval()
+def test_cpu_bf16_pads_segments_and_lstm_batch(autocast, monkeypatch):
+    """oneDNN's bf16 kernels are up to 3x slower on a batch with no small
+    factor: under CPU bf16 the local Bi-LSTM sees a multiple of 16
+    sequences; in fp32 nothing is padded."""
+    model = tiny(blocks=1)["model"].eval()
     lstm = model.masknet.dual_mdl[0].local.lstm
     seen = []
-    handle = lstm.register_forward_hook(
+    lstm.register_forward_hook(
         lambda module, args, out: seen.append(args[0].shape[1])
     )
     mix = torch.randn(1, 1013)
     with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, autocast):
-        out = model(mix)
-        galr_layers.CPU_BF16_LSTM_BATCH = 1
-        try:
-            unpadded = model(mix)
-        finally:
-            galr_layers.CPU_BF16_LSTM_BATCH = 16
-    handle.remove()
-    sequences = seen[1]  # B*S of this input: an odd number of segments
-    assert sequences % 2 == 1
-    if autocast:
-        assert seen[0] % 16 == 0 and seen[0] > sequences
+        model(mix)
+        _without_cpu_bf16_padding(monkeypatch)
+        model(mix)
+    padded, sequences = seen
+    assert sequences % 2 == 1  # B*S of this input: odd
+    assert padded == (sequences + 15) // 16 * 16 if autocast else sequences
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=OPTION_IDS)
+def test_cpu_bf16_padding_changes_no_output(options, monkeypatch):
+    # padded segments are masked as a padded batch's; a padded batch too
+    model = tiny(**options)["model"].eval()
+    mix, rel = padded_batch([1013, 377])
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        out = model(mix, rel)
+        _without_cpu_bf16_padding(monkeypatch)
+        unpadded = model(mix, rel)
+    for item, length in enumerate([1013, 377]):
         # oneDNN blocks another batch another way: bf16 rounding differs
-        assert si_snr_db(unpadded.float(), out.float()) > 35
-    else:
-        assert seen[0] == sequences
-        assert torch.equal(out, unpadded)
+        est, ref = out[item, :length], unpadded[item, :length]
+        assert si_snr_db(ref.float(), est.float()) > 35
 
 
 def synthetic_sources(length=4000, sample_rate=8000):
