@@ -49,11 +49,12 @@ def test_quality_compares_bf16_with_fp32_on_held_out_mixtures(data, tmp_path):
     assert "3 mixtures of 3 s, test speakers" in result.stdout
     # one line per chunking: mean and worst bf16 - fp32 SI-SNRi difference
     lines = re.findall(
-        r"bf16 - fp32, chunks (\S+) s: mean ([-+0-9.]+) dB, "
+        r"bf16 - fp32, chunks (\S+ s / overlap \S+) s: mean ([-+0-9.]+) dB, "
         r"worst ([-+0-9.]+) dB .* 3 mixtures",
         result.stdout,
     )
-    assert [chunk for chunk, _, _ in lines] == ["10", "4", "2"]
+    chunkings = ["10 s / overlap 2", "10 s / overlap 1", "4 s / overlap 1"]
+    assert [chunk for chunk, _, _ in lines] == chunkings + ["2 s / overlap 0.5"]
     for _, mean, worst in lines:
         # a tiny untrained model: bf16 rounding moves SI-SNRi very little
         assert abs(float(mean)) < 1 and float(worst) <= float(mean)

@@ -259,7 +259,8 @@ def quality(args):
     files = speech_files(args.data)
     test = set(test_speakers(args.data))
     files = [f for f in files if os.path.basename(os.path.dirname(f)) in test]
-    chunkings = [(10.0, 2.0), (4.0, 1.0), (2.0, 0.5)]
+    # the default chunking (10 s / 2 s), a shorter overlap, shorter chunks
+    chunkings = [(10.0, 2.0), (10.0, 1.0), (4.0, 1.0), (2.0, 0.5)]
     scores = {}
     pairs = speaker_streams(files, args.quality_seconds, args.quality_n)
     for pair in pairs:
@@ -289,7 +290,8 @@ def quality(args):
                 scores[base.replace("fp32", args.precision)]
             ) - np.array(scores[base])
             print(
-                f"{args.precision} - fp32, chunks {c:g} s: mean "
+                f"{args.precision} - fp32, chunks {c:g} s / overlap {o:g} s: "
+                f"mean "
                 f"{diff.mean():+.3f} dB, worst {diff.min():+.3f} dB "
                 f"(largest |difference| {np.abs(diff).max():.3f} dB), "
                 f"{len(diff)} mixtures"
