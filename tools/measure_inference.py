@@ -18,8 +18,9 @@ average of the machine.  Prints a Markdown table and writes
         --minutes 1 10 --threads 2 --precisions fp32 bf16
 
 **Quality** (``--quality MODEL_DIR``, a trained, exported model): SI-SNRi
-of ``--quality-n`` mixtures of the test speakers (the last 20 of the speech
-folder in numeric order: held out by the recipes' split), separated whole and
+of ``--quality-n`` mixtures of two test speakers (the last 20 of the speech
+folder in numeric order: held out by the recipes' split; each source one
+speaker's utterance repeated to ``--quality-seconds``), separated whole and
 in chunks; with ``--precision bf16`` (or fp16) also the chunked separation
 in that precision against fp32, mean and worst difference::
 
@@ -91,6 +92,25 @@ def speaker_streams(files, seconds, count, seed=0):
                 pieces.append(signal / (np.std(signal) + 1e-8))
                 length += len(signal)
             pair.append(np.concatenate(pieces)[:total])
+        pairs.append(0.05 * np.stack(pair, axis=-1))
+    return pairs
+
+
+def speaker_pairs(files, seconds, count, seed=0):
+    """``count`` two-speaker pairs of sources of ``seconds``, for quality:
+    two different speakers' files drawn at random, each source one file
+    repeated to the length (one speaker per source, as in the training
+    mixtures: a source that changes speaker makes a permutation-invariant
+    score meaningless), normalised to unit power, scaled by 0.05."""
+    rng = np.random.default_rng(seed)
+    total = int(seconds * SAMPLE_RATE)
+    pairs = []
+    for _ in range(count):
+        pair = []
+        for path in rng.choice(files, size=2, replace=False):
+            signal = read_audio(path, SAMPLE_RATE).numpy()
+            signal = np.tile(signal, -(-total // len(signal)))[:total]
+            pair.append(signal / (np.std(signal) + 1e-8))
         pairs.append(0.05 * np.stack(pair, axis=-1))
     return pairs
 
@@ -262,7 +282,7 @@ def quality(args):
     # the default chunking (10 s / 2 s), a shorter overlap, shorter chunks
     chunkings = [(10.0, 2.0), (10.0, 1.0), (4.0, 1.0), (2.0, 0.5)]
     scores = {}
-    pairs = speaker_streams(files, args.quality_seconds, args.quality_n)
+    pairs = speaker_pairs(files, args.quality_seconds, args.quality_n)
     for pair in pairs:
         sources = torch.from_numpy(pair)[None]  # [1, T, 2]
         mix = sources.sum(-1)
