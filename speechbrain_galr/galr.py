@@ -30,7 +30,7 @@ from speechbrain_galr.attention import GloballyAttentiveLayer
 from speechbrain_galr.galr_layers import (
     GALRBlock,
     LocallyRecurrentLayer,
-    cpu_bf16,
+    cpu_bf16_padding,
 )
 from speechbrain_galr.segments import (
     SegmentLayerNorm,
@@ -49,13 +49,6 @@ __all__ = [
     "SegmentMap",
     "sinusoidal_encoding",
 ]
-
-CPU_BF16_SEGMENTS = 16
-"""Under CPU bf16 autocast the segments are padded to a multiple of this.
-
-The padding segments are masked as a padded batch's are (they change no
-output); oneDNN's bf16 kernels run about 10 % faster on them: galr-small,
-10 s, 2 threads, 201 segments unpadded against 208."""
 
 
 class GALR(Dual_Path_Model):
@@ -243,7 +236,7 @@ class GALR(Dual_Path_Model):
         S = (2 * L + K - 1) // K + 1  # no -(-a // b): see onnx_export.py
         # under CPU bf16, padding segments up to a multiple of 16 (masked
         # like a padded batch's) make oneDNN's kernels 10 % faster
-        S += (-S) % CPU_BF16_SEGMENTS if cpu_bf16(x) else 0
+        S += cpu_bf16_padding(S, x)
         padded = (S - 1) * hop + K
         # [B, D, hop + L + rest]
         x = F.pad(x, (hop, padded - hop - L))

@@ -8,7 +8,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
 import speechbrain_galr
-from speechbrain_galr import galr, galr_layers
+from speechbrain_galr import galr_layers
 from speechbrain_galr.attention import GloballyAttentiveLayer, attend
 from speechbrain_galr.segments import masked_group_norm, segment_context
 from speechbrain_galr.tasnet import check_mixtures
@@ -311,8 +311,7 @@ def test_bf16_autocast_padded_batch_is_finite_and_close(options):
 
 
 def _without_cpu_bf16_padding(monkeypatch):
-    monkeypatch.setattr(galr, "CPU_BF16_SEGMENTS", 1)
-    monkeypatch.setattr(galr_layers, "CPU_BF16_LSTM_BATCH", 1)
+    monkeypatch.setattr(galr_layers, "CPU_BF16_MULTIPLE", 1)
 
 
 @pytest.mark.parametrize("autocast", [False, True], ids=["fp32", "bf16"])
