@@ -44,6 +44,7 @@ import numpy as np
 import soundfile as sf
 
 from speechbrain_galr.audio import read_audio
+from speechbrain_galr.files import atomic_path, write_text_atomic
 
 SAMPLE_RATE = 8000
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -117,8 +118,6 @@ def speaker_pairs(files, seconds, count, seed=0):
 
 def write_mixture(files, minutes, path):
     """Writes a two-speaker mixture of ``minutes`` (16-bit PCM)."""
-    from speechbrain_galr.files import atomic_path
-
     (pair,) = speaker_streams(files, minutes * 60, 1)
     # atomic: a killed run leaves no partial mixture for the next to reuse
     with atomic_path(path) as temp:
@@ -134,7 +133,6 @@ def export_galr_small(work):
 
     import speechbrain_galr
     from speechbrain_galr.export import export_model
-    from speechbrain_galr.files import write_text_atomic
 
     recipe = os.path.join(work, "recipe")
     dest = os.path.join(work, "galr-small")
@@ -218,8 +216,6 @@ def cost(args):
             result["minutes"] = minutes
             results.append(result)
             print(json.dumps(result), file=sys.stderr, flush=True)
-    from speechbrain_galr.files import write_text_atomic
-
     write_text_atomic(
         os.path.join(args.work, "results.json"), json.dumps(results, indent=1)
     )
@@ -351,8 +347,6 @@ def plot(results, path):
         ax.legend()
     fig.suptitle("GALR (D=64, M=16, K=100, Q=32), chunked, CPU, CLI")
     fig.tight_layout()
-    from speechbrain_galr.files import atomic_path
-
     with atomic_path(path) as temp:
         fig.savefig(temp, dpi=100)
 
