@@ -152,16 +152,11 @@ class FrameLayerNorm(nn.LayerNorm):
         return y.to(x.dtype)
 
 
-class SegmentLayerNorm(nn.Module):
-    """Layer normalisation over each segment, with one gain per feature.
-
-    The ``LN`` of eq. 3 and eq. 10 with ``local_norm`` / ``global_norm``
-    ``"segment"``.  The paper distinguishes it from ``LN_D`` (eq. 4,
-    "applied only along the feature dimension D"), so LN normalises more
-    than D; this normalises each segment's whole ``rows x D`` matrix (K rows
-    in eq. 3, Q rows in eq. 10).  Statistics never mix segments, so padded
-    segments of a batch do not change the others.  The affine gain and bias
-    are per feature (2D parameters), as the sizes of Table 3 imply.
+class FeatureAffineNorm(nn.Module):
+    """The parameters the norms of eq. 3 and eq. 10 share: ``eps`` and an
+    affine gain and bias per feature (2D parameters, as the sizes of Table 3
+    imply).  :class:`SegmentLayerNorm` and :class:`UtteranceNorm` differ in
+    what their statistics span.
 
     Arguments
     ---------
@@ -169,6 +164,29 @@ class SegmentLayerNorm(nn.Module):
         Feature dimension D (the last axis).
     eps : float
         Added to the variance.
+
+    Example
+    -------
+    >>> sum(p.numel() for p in FeatureAffineNorm(64).parameters())
+    128
+    """
+
+    def __init__(self, num_features, eps=1e-8):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+
+
+class SegmentLayerNorm(FeatureAffineNorm):
+    """Layer normalisation over each segment, with one gain per feature.
+
+    The ``LN`` of eq. 3 and eq. 10 with ``local_norm`` / ``global_norm``
+    ``"segment"``.  The paper distinguishes it from ``LN_D`` (eq. 4,
+    "applied only along the feature dimension D"), so LN normalises more
+    than D; this normalises each segment's whole ``rows x D`` matrix (K rows
+    in eq. 3, Q rows in eq. 10).  Statistics never mix segments, so padded
+    segments of a batch do not change the others.
 
     Example
     -------
@@ -178,19 +196,13 @@ class SegmentLayerNorm(nn.Module):
     torch.Size([2, 5, 100, 64])
     """
 
-    def __init__(self, num_features, eps=1e-8):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(num_features))
-        self.bias = nn.Parameter(torch.zeros(num_features))
-
     def forward(self, x, context=None):
         """Normalises ``x`` of shape ``[..., rows, D]`` per segment."""
         y = F.layer_norm(x.float(), x.shape[-2:], eps=self.eps)
         return (y * self.weight + self.bias).to(x.dtype)
 
 
-class UtteranceNorm(nn.Module):
+class UtteranceNorm(FeatureAffineNorm):
     """GroupNorm(1, D) over each utterance's ``S x rows x D`` features.
 
     The ``LN`` of eq. 3 and eq. 10 with ``local_norm`` / ``global_norm``
@@ -199,13 +211,6 @@ class UtteranceNorm(nn.Module):
     each item's own segments, so that a padded batch normalises every item
     as when it is alone.
 
-    Arguments
-    ---------
-    num_features : int
-        Feature dimension D (the last axis).
-    eps : float
-        Added to the variance.
-
     Example
     -------
     >>> norm = UtteranceNorm(64)
@@ -213,12 +218,6 @@ class UtteranceNorm(nn.Module):
     >>> norm(x, segment_context(x, torch.tensor([5, 2]))).shape
     torch.Size([2, 5, 100, 64])
     """
-
-    def __init__(self, num_features, eps=1e-8):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.ones(num_features))
-        self.bias = nn.Parameter(torch.zeros(num_features))
 
     def forward(self, x, context=None):
         """Normalises ``x`` ``[B, S, rows, D]`` over each item's segments."""
