@@ -217,6 +217,21 @@ def shared_samples(tmp_path_factory):
     return _SAMPLES["parent"]
 
 
+def run_debug_row(row, samples_parent, output_folder):
+    """Runs a row (:func:`run_recipe_row`) and checks that it succeeded and
+    wrote the files of its ``file_exists`` list; returns
+    ``output_folder``."""
+    proc = run_recipe_row(row, samples_parent, output_folder)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    missing = [
+        name
+        for name in expected_files(row)
+        if not os.path.exists(os.path.join(output_folder, name))
+    ]
+    assert not missing, missing
+    return output_folder
+
+
 def tree_digest(folder):
     """{relative path: sha256} of every file below ``folder``."""
     digests = {}
