@@ -20,8 +20,9 @@ import sys
 import threading
 import time
 
-from speechbrain_galr.chunked import check_chunk_seconds
-from speechbrain_galr.run_options import PRECISIONS
+from speechbrain_galr.errors import GALRError
+from speechbrain_galr.inference.chunked import check_chunk_seconds
+from speechbrain_galr.inference.run_options import PRECISIONS
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -67,21 +68,21 @@ def _raise_terminated(signum, frame):
     raise Terminated(signum)
 
 
-class UsageError(ValueError):
+class UsageError(GALRError):
     """A bad option value (exit status 2, as argparse's own errors)."""
 
 
 def check_separate_options(args):
     """Checks the option values of ``separate`` that argparse cannot."""
-    from speechbrain_galr.inference import GALRSeparation
-    from speechbrain_galr.run_options import resolve_run_opts
+    from speechbrain_galr.inference.run_options import resolve_run_opts
+    from speechbrain_galr.inference.separator import GALRSeparation
 
     chunk = args.chunk_seconds
     if chunk is None:
         chunk = GALRSeparation.chunk_seconds
     precision = args.precision
     if args.backend == "onnxruntime":
-        from speechbrain_galr.onnx_export import import_optional
+        from speechbrain_galr.inference.onnx_runtime import import_optional
 
         import_optional("onnxruntime")
         if args.device != "cpu" or precision not in ("auto", "fp32"):
@@ -101,10 +102,10 @@ def check_separate_options(args):
 def separate_command(args):
     """Runs ``separate``; returns the exit status."""
     from speechbrain_galr.audio import AudioNotFoundError, audio_info
-    from speechbrain_galr.file_separation import check_outputs
-    from speechbrain_galr.loading import load_model
-    from speechbrain_galr.source_figure import plot_sources
-    from speechbrain_galr.user_paths import resolve_source
+    from speechbrain_galr.inference.file_separation import check_outputs
+    from speechbrain_galr.inference.loading import load_model
+    from speechbrain_galr.inference.source_figure import plot_sources
+    from speechbrain_galr.inference.user_paths import resolve_source
 
     # check everything that can be checked before loading the model
     run_opts = check_separate_options(args)
@@ -119,7 +120,7 @@ def separate_command(args):
     check_outputs(args.out, name, args.overwrite)
     source = resolve_source(args.model, "model folder")
     if args.backend == "onnxruntime":
-        from speechbrain_galr.onnx_export import find_onnx_file
+        from speechbrain_galr.inference.onnx_runtime import find_onnx_file
 
         onnx_file = find_onnx_file(source, args.savedir)
     model = load_model(source, savedir=args.savedir, run_opts=run_opts)
@@ -154,7 +155,7 @@ def separate_command(args):
 
 def export_command(args):
     """Runs ``export``; returns the exit status."""
-    from speechbrain_galr.export import export_model
+    from speechbrain_galr.export.folder import export_model
 
     dest = export_model(
         args.recipe_output,

@@ -16,7 +16,8 @@ the same files and treat them the same way:
   whole signal (:func:`resample`) and for a stream (:class:`StreamResampler`,
   whose blocks join into exactly the whole-signal result), with
   ``ceil(T * new_rate / rate)`` output samples;
-* writing: atomic (:func:`write_wav`, through :mod:`speechbrain_galr.files`).
+* writing: atomic (:func:`write_wav`, through
+:mod:`speechbrain_galr.atomic_files`).
 
 Authors
  * speechbrain-galr contributors 2026
@@ -32,7 +33,8 @@ import soundfile as sf
 import torch
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_galr.files import atomic_path
+from speechbrain_galr.atomic_files import atomic_path
+from speechbrain_galr.errors import GALRError
 
 logger = get_logger(__name__)
 
@@ -45,7 +47,7 @@ AudioInfo = collections.namedtuple(
 """Length (samples per channel), sample rate (Hz) and channel count."""
 
 
-class AudioInputError(ValueError):
+class AudioInputError(GALRError):
     """Raised when an audio file cannot be used (the message names the file
     and says why: missing, empty, not audio, NaN values...)."""
 

@@ -164,7 +164,7 @@ def make_samples(parent):
     from create_wsj0music import create_wsj0music
     from simulate_librimix import simulate_librimix
 
-    from speechbrain_galr.demo import make_demo_corpus
+    from speechbrain_galr.data.demo_corpus import make_demo_corpus
 
     samples = os.path.join(parent, "samples")
     for num_spks in (2, 3):

@@ -12,15 +12,15 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from speechbrain_galr import (
+from benchmarks import (
     benchmark,
-    benchmark_report,
     cost,
     peak_memory,
     recipe_models,
     throughput,
 )
-from speechbrain_galr.galr import GloballyAttentiveLayer
+from benchmarks import report as benchmark_report
+from speechbrain_galr.nnet.galr import GloballyAttentiveLayer
 
 REQUIRED = [
     "model",
@@ -41,7 +41,7 @@ def test_quick_run_writes_csv_md_and_png(tmp_path):
         [
             sys.executable,
             "-m",
-            "speechbrain_galr.benchmark",
+            "benchmarks.benchmark",
             "--out",
             str(out),
             "--quick",

@@ -224,7 +224,7 @@ def test_cuda_without_cuda_exits_2(tmp_path):
 
 
 def test_missing_local_model_is_not_taken_for_a_hub_id(tmp_path, monkeypatch):
-    from speechbrain_galr import user_paths
+    from speechbrain_galr.inference import user_paths
 
     def no_hub(*args):
         raise AssertionError("the hub was asked about a local path")
@@ -259,7 +259,7 @@ def test_sigterm_and_kill_leave_complete_outputs_only(
 ):
     import signal
 
-    from speechbrain_galr import file_separation
+    from speechbrain_galr.inference import file_separation
 
     mixture = str(tmp_path / "long.wav")
     rng = np.random.default_rng(2)

@@ -20,16 +20,16 @@ from speechbrain.utils.parameter_transfer import Pretrainer
 
 import speechbrain_galr
 from speechbrain_galr.__main__ import main
-from speechbrain_galr.export import ExportError, export_model
-from speechbrain_galr.hub import (
+from speechbrain_galr.export.folder import ExportError, export_model
+from speechbrain_galr.export.hub import (
     MODULE_NAMES,
     ModelFileError,
     list_checkpoints,
     score_direction,
 )
-from speechbrain_galr.inference import GALRSeparation
-from speechbrain_galr.loading import load_model
-from speechbrain_galr.results_record import write_results_record
+from speechbrain_galr.inference.loading import load_model
+from speechbrain_galr.inference.separator import GALRSeparation
+from speechbrain_galr.training.results_record import write_results_record
 
 MODEL_YAML = os.path.join(speechbrain_galr.HPARAMS_DIR, "galr-model.yaml")
 TINY = dict(
@@ -327,7 +327,7 @@ def test_failed_verification_keeps_the_old_model(recipe, tmp_path, monkeypatch):
     def broken(folder, states):
         raise RuntimeError("simulated load failure")
 
-    monkeypatch.setattr(speechbrain_galr.export, "verify_folder", broken)
+    monkeypatch.setattr(speechbrain_galr.export.folder, "verify_folder", broken)
     with pytest.raises(ExportError, match="does not load .*left as it was"):
         export_model(folder, str(dest), overwrite=True)
     assert tree_digest(dest) == before
@@ -336,8 +336,8 @@ def test_failed_verification_keeps_the_old_model(recipe, tmp_path, monkeypatch):
 
 KILLED_EXPORT = """
 import os, signal, sys
-import speechbrain_galr.export as export
-import speechbrain_galr.files as files
+import speechbrain_galr.export.folder as export
+import speechbrain_galr.atomic_files as files
 point = sys.argv[3]
 
 def kill(*args, **kwargs):
@@ -579,7 +579,7 @@ def test_recipe_run_export_and_foreign_class_reproduce_its_results(tmp_path):
     from_hparams, and with foreign_class in a process where
     speechbrain_galr cannot be imported."""
     from speechbrain_galr.audio import load_mono
-    from speechbrain_galr.demo import make_demo_corpus
+    from speechbrain_galr.data.demo_corpus import make_demo_corpus
     from speechbrain_galr.metrics import separation_scores
 
     corpus = make_demo_corpus(

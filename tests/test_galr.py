@@ -8,10 +8,10 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import get_si_snr_with_pitwrapper
 
 import speechbrain_galr
-from speechbrain_galr import galr_layers
-from speechbrain_galr.attention import GloballyAttentiveLayer, attend
-from speechbrain_galr.segments import masked_group_norm, segment_context
-from speechbrain_galr.tasnet import check_mixtures
+from speechbrain_galr.nnet import galr_layers
+from speechbrain_galr.nnet.attention import GloballyAttentiveLayer, attend
+from speechbrain_galr.nnet.segments import masked_group_norm, segment_context
+from speechbrain_galr.nnet.tasnet import check_mixtures
 
 MODEL_YAML = os.path.join(speechbrain_galr.HPARAMS_DIR, "galr-model.yaml")
 RECIPES = os.path.join(os.path.dirname(__file__), "..", "recipes")

@@ -17,8 +17,8 @@ from speechbrain_galr.audio import (
     load_mono,
     resample,
 )
-from speechbrain_galr.chunked import ChunkedSeparator, align_sources
-from speechbrain_galr.inference import GALRSeparation
+from speechbrain_galr.inference.chunked import ChunkedSeparator, align_sources
+from speechbrain_galr.inference.separator import GALRSeparation
 
 MODEL_YAML = os.path.join(speechbrain_galr.HPARAMS_DIR, "galr-model.yaml")
 TINY = dict(
@@ -440,7 +440,7 @@ def test_a_failed_run_keeps_the_old_outputs_and_no_work_folder(tmp_path):
 
 
 def test_a_failed_final_write_leaves_complete_files(tmp_path, monkeypatch):
-    from speechbrain_galr import file_separation
+    from speechbrain_galr.inference import file_separation
 
     model = tiny_model()
     out = tmp_path / "out"
@@ -475,8 +475,8 @@ def test_work_folders_of_dead_runs_are_removed(tmp_path):
     import subprocess
     import sys
 
-    from speechbrain_galr.file_separation import WORK_PREFIX
-    from speechbrain_galr.files import remove_stale_temp_folders
+    from speechbrain_galr.atomic_files import remove_stale_temp_folders
+    from speechbrain_galr.inference.file_separation import WORK_PREFIX
 
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -557,7 +557,7 @@ def test_all_sources_are_written_and_counted(tmp_path, caplog):
 def test_missing_paths_that_look_local_are_not_found_at_once(
     tmp_path, monkeypatch
 ):
-    from speechbrain_galr import user_paths
+    from speechbrain_galr.inference import user_paths
 
     def no_hub(*args):
         raise AssertionError("the hub was asked about a local path")
@@ -585,7 +585,7 @@ def test_missing_paths_that_look_local_are_not_found_at_once(
 def test_hub_lookup_failure_is_not_found(monkeypatch):
     import huggingface_hub
 
-    from speechbrain_galr import user_paths
+    from speechbrain_galr.inference import user_paths
 
     def unreachable(*args, **kwargs):
         raise ConnectionError("Name or service not known")
@@ -599,7 +599,7 @@ def test_hub_lookup_failure_is_not_found(monkeypatch):
 
 
 def test_bad_devices_give_one_line_errors():
-    from speechbrain_galr.run_options import check_device
+    from speechbrain_galr.inference.run_options import check_device
 
     with pytest.raises(ValueError, match="unknown device 'gpu'"):
         tiny_model_with(device="gpu")
@@ -619,7 +619,7 @@ def tiny_model_with(**run_opts):
     "flags, fast", [("avx512f avx512_bf16", True), ("avx2 avx512f", False)]
 )
 def test_bf16_detection_reads_the_cpu_flags(tmp_path, flags, fast):
-    from speechbrain_galr.run_options import cpu_has_fast_bf16
+    from speechbrain_galr.inference.run_options import cpu_has_fast_bf16
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 {flags}\n")
@@ -631,7 +631,7 @@ def test_bf16_detection_reads_the_cpu_flags(tmp_path, flags, fast):
 def test_auto_precision_is_bf16_only_on_a_fast_bf16_cpu(
     monkeypatch, fast, expected
 ):
-    from speechbrain_galr import run_options
+    from speechbrain_galr.inference import run_options
 
     monkeypatch.setattr(run_options, "cpu_has_fast_bf16", lambda: fast)
     model = tiny_model_with(device="cpu", precision="auto")
@@ -655,7 +655,11 @@ def test_bf16_separation_is_close_to_fp32(trained):
 
 
 def test_plot_summary_read_in_blocks_equals_whole_signal(tmp_path):
-    from speechbrain_galr.source_figure import HOP, NFFT, summarize_wav
+    from speechbrain_galr.inference.source_figure import (
+        HOP,
+        NFFT,
+        summarize_wav,
+    )
 
     rng = np.random.default_rng(3)
     signal = (0.3 * rng.standard_normal(50_000)).astype(np.float32)

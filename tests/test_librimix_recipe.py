@@ -12,8 +12,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_galr.audio_clips import power_db
-from speechbrain_galr.demo import make_speakers
+from speechbrain_galr.data.audio_clips import power_db
+from speechbrain_galr.data.demo_corpus import make_speakers
 
 RECIPE = os.path.join(
     os.path.dirname(__file__), "..", "recipes", "LibriMix", "separation"

@@ -9,7 +9,7 @@ import pytest
 from tiny_recipe import run_main, write_tiny_recipe_output
 from tool_runner import load_tool, run_tool
 
-from speechbrain_galr.demo import make_speakers
+from speechbrain_galr.data.demo_corpus import make_speakers
 
 
 def _load_tool():

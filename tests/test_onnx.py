@@ -9,9 +9,9 @@ import soundfile as sf
 import torch
 from tiny_recipe import run_main, write_tiny_recipe_output
 
-from speechbrain_galr.onnx_export import (
+from speechbrain_galr.export.onnx import TOLERANCE
+from speechbrain_galr.inference.onnx_runtime import (
     ONNX_FILE,
-    TOLERANCE,
     OnnxTasNet,
     OnnxUnavailableError,
 )
@@ -39,7 +39,7 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def torch_model(model_dir):
     """The exported folder's PyTorch model."""
-    from speechbrain_galr.loading import load_model
+    from speechbrain_galr.inference.loading import load_model
 
     model = load_model(str(model_dir), run_opts={"precision": "fp32"})
     return model.mods.model.eval()

@@ -7,7 +7,7 @@ import os
 import pytest
 from tool_runner import load_tool, run_tool
 
-from speechbrain_galr.demo import make_speakers
+from speechbrain_galr.data.demo_corpus import make_speakers
 
 TINY_GALR = (
     "galr:galr-small.yaml:num_filters=16,hidden_channels=16,num_blocks=1,"

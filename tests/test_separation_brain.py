@@ -11,13 +11,16 @@ from speechbrain.lobes.models.dual_path import Decoder, Encoder
 from speechbrain.nnet.schedulers import StepScheduler
 from speechbrain.utils.epoch_loop import EpochCounter
 
-from speechbrain_galr.checkpoints import AtomicCheckpointer, CheckpointError
-from speechbrain_galr.galr import GALR
-from speechbrain_galr.separation import (
+from speechbrain_galr.nnet.galr import GALR
+from speechbrain_galr.nnet.tasnet import TasNet
+from speechbrain_galr.training.brain import (
     SeparationBrain,
     fixed_order_si_snr_loss,
 )
-from speechbrain_galr.tasnet import TasNet
+from speechbrain_galr.training.checkpoints import (
+    AtomicCheckpointer,
+    CheckpointError,
+)
 
 
 @pytest.fixture(autouse=True)

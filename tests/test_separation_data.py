@@ -8,9 +8,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_galr.data import prepare_wsj0mix, split_speakers
-from speechbrain_galr.dynamic_mixing import DynamicMixingDataset
-from speechbrain_galr.mixing import create_mixtures
+from speechbrain_galr.data.corpus import prepare_wsj0mix, split_speakers
+from speechbrain_galr.data.dynamic_mixing import DynamicMixingDataset
+from speechbrain_galr.data.mixing import create_mixtures
 
 
 def _speaker_folder(root, num_speakers=5, utts=2, sample_rate=8000):
@@ -155,7 +155,7 @@ def test_dynamic_mixing_errors(tmp_path):
 def test_csv_dataset_reads_a_stereo_file_as_mono(tmp_path):
     # SpeechBrain's read_audio keeps the channels ([T, 2]), which the model
     # refuses; the recipes read with the package's one reader (mean)
-    from speechbrain_galr.recipe import separation_csv_dataset
+    from speechbrain_galr.training.recipe import separation_csv_dataset
 
     stereo = np.stack([np.full(800, 0.25), np.full(800, -0.75)], axis=1)
     sf.write(str(tmp_path / "mix.wav"), stereo, 8000)

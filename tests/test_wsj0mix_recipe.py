@@ -25,9 +25,9 @@ from recipe_runner import (
 )
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 
-from speechbrain_galr.recipe import main
-from speechbrain_galr.recipe_options import parse_recipe_arguments
-from speechbrain_galr.separation import CURVE_COLUMNS, RESULT_COLUMNS
+from speechbrain_galr.training.brain import CURVE_COLUMNS, RESULT_COLUMNS
+from speechbrain_galr.training.options import parse_recipe_arguments
+from speechbrain_galr.training.recipe import main
 
 RECIPE = os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

@@ -12,8 +12,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbrain_galr.audio_clips import power_db
-from speechbrain_galr.demo import make_speakers
+from speechbrain_galr.data.audio_clips import power_db
+from speechbrain_galr.data.demo_corpus import make_speakers
 
 RECIPE = os.path.join(
     os.path.dirname(__file__), "..", "recipes", "WSJ0Music", "separation"
@@ -209,7 +209,7 @@ def test_debug_row(recipe_id, tmp_path_factory):
             assert abs(float(r[metric]) - mean) < 1e-4
     # the fixed-order loss is the yaml's; dynamic mixing needs no train CSV
     with open(os.path.join(out, "hyperparams.yaml")) as fin:
-        assert "separation.fixed_order_si_snr_loss" in fin.read()
+        assert "training.brain.fixed_order_si_snr_loss" in fin.read()
     dynamic = "--dynamic_mixing=True" in row["test_debug_flags"]
     train_csv = os.path.join(out, "save", "wsj_tr.csv")
     assert os.path.isfile(train_csv) == (not dynamic)

@@ -16,7 +16,7 @@ out="$(realpath -m "${1:-$repo/demo_data}")"
 python="$repo/.venv/bin/python"
 
 # 1. corpus: 20 synthetic speakers (14 train, 3 valid, 3 test)
-"$python" -m speechbrain_galr.demo --out "$out" --num_mixtures 20 20 20 \
+"$python" -m speechbrain_galr.data.demo_corpus --out "$out" --num_mixtures 20 20 20 \
     --max_seconds 4
 
 # 2. recipe: a small GALR (D=64, N=2, H=64, K=100, Q=32), training mixtures

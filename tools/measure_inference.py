@@ -43,8 +43,8 @@ import time
 import numpy as np
 import soundfile as sf
 
+from speechbrain_galr.atomic_files import atomic_path, write_text_atomic
 from speechbrain_galr.audio import read_audio
-from speechbrain_galr.files import atomic_path, write_text_atomic
 
 SAMPLE_RATE = 8000
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -64,10 +64,10 @@ def speech_files(data):
 
 def test_speakers(data, num_valid=20, num_test=20):
     """The test speakers of the recipes' split of the speech folder (the
-    last ``num_test`` in numeric order: ``speechbrain_galr.data``'s
+    last ``num_test`` in numeric order: ``speechbrain_galr.data.corpus``'s
     ``split_speakers``, as ``tools/quality_study.py`` makes them), so that
     a model trained on the training speakers has never heard them."""
-    from speechbrain_galr.data import split_speakers
+    from speechbrain_galr.data.corpus import split_speakers
 
     root = os.path.join(data, "speech", "librispeech-251")
     return split_speakers(root, num_valid, num_test)["tt"]
@@ -132,7 +132,7 @@ def export_galr_small(work):
     from speechbrain.utils.checkpoints import Checkpointer
 
     import speechbrain_galr
-    from speechbrain_galr.export import export_model
+    from speechbrain_galr.export.folder import export_model
 
     recipe = os.path.join(work, "recipe")
     dest = os.path.join(work, "galr-small")
@@ -265,7 +265,7 @@ def quality(args):
     speakers (:func:`test_speakers`)."""
     import torch
 
-    from speechbrain_galr.inference import GALRSeparation
+    from speechbrain_galr.inference.separator import GALRSeparation
 
     models = {"fp32": GALRSeparation.from_hparams(source=args.quality)}
     if args.precision != "fp32":

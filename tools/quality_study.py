@@ -7,7 +7,8 @@ once, each for the same wall-clock training budget (``max_train_minutes``)
 on the same data: training mixtures made on the fly (dynamic mixing) from
 the training speakers of a ``<speaker>/<file>`` folder, fixed validation
 and test mixtures of held-out speakers made once by
-:func:`speechbrain_galr.mixing.create_mixtures`.  The recipe tests each run's
+:func:`speechbrain_galr.data.mixing.create_mixtures`.  The recipe tests each
+run's
 best checkpoint on the test speakers; this tool gathers the results in a
 table (``<results>.md``, ``<results>.csv``) and draws the validation curves
 (``<results>.png``)::
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from speechbrain_galr.files import (  # noqa: E402
+from speechbrain_galr.atomic_files import (  # noqa: E402
     atomic_path,
     atomic_write,
     write_text_atomic,
@@ -133,8 +134,8 @@ def make_heldout_corpus(speaker_folder, corpus_folder, args):
     str
         The file listing the training speakers.
     """
-    from speechbrain_galr.data import split_speakers
-    from speechbrain_galr.mixing import create_mixtures
+    from speechbrain_galr.data.corpus import split_speakers
+    from speechbrain_galr.data.mixing import create_mixtures
 
     root = os.path.join(corpus_folder, "wav8k", "min")
     splits = {
@@ -311,7 +312,7 @@ def summarize_run(config, run_folder, args, facts_path):
 
 def write_results(rows, curves, results):
     """``<results>.csv``, ``<results>.md`` and ``<results>.png``."""
-    from speechbrain_galr.plotting import plot_training_curves
+    from speechbrain_galr.training.plotting import plot_training_curves
 
     with atomic_write(results + ".csv", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=TABLE_COLUMNS)

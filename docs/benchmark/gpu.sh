@@ -8,7 +8,7 @@
 #    that the GPU machine's image lacks (speechbrain, HyperPyYAML,
 #    ruamel.yaml; torch, matplotlib, tqdm and psutil are there).
 # 2. `run OUT [options]` installs them into /tmp/site and runs
-#        python3 -m speechbrain_galr.benchmark --throughput --out OUT
+#        python3 -m benchmarks.benchmark --throughput --out OUT
 #    (GALR, DPRNN and the dual-path transformer at D=64, M=16; the paper's
 #    best GALR, D=128, M=4, and DPRNN at M=4: a training step at batch
 #    4 x 4 s in fp32 and bf16, eager and compiled, mean of 15 steps after
@@ -39,7 +39,7 @@ run)
         --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1
     nvidia-smi -L | tee "$out/log.txt"
-    timeout 570 python3 -m speechbrain_galr.benchmark --throughput \
+    timeout 570 python3 -m benchmarks.benchmark --throughput \
         --out "$out" "$@" 2>&1 | tee -a "$out/log.txt"
     ;;
 *)

@@ -12,8 +12,8 @@ Authors
 import numpy as np
 import torch
 
-from speechbrain_galr.audio_clips import ClipFolder, scale_to_ratio
-from speechbrain_galr.dynamic_mixing import DynamicMixingDataset
+from speechbrain_galr.data.audio_clips import ClipFolder, scale_to_ratio
+from speechbrain_galr.data.dynamic_mixing import DynamicMixingDataset
 
 
 def add_noise(mixture, sources, noise, snr_db, peak=0.9):
@@ -47,7 +47,7 @@ def add_noise(mixture, sources, noise, snr_db, peak=0.9):
 
     Example
     -------
-    >>> from speechbrain_galr.audio_clips import power_db
+    >>> from speechbrain_galr.data.audio_clips import power_db
     >>> sources = 0.1 * torch.randn(2, 800)
     >>> noisy, sources, noise = add_noise(
     ...     sources.sum(0), sources, torch.randn(800), 5.0)
@@ -66,7 +66,7 @@ def add_noise(mixture, sources, noise, snr_db, peak=0.9):
 
 
 class NoisyDynamicMixingDataset(DynamicMixingDataset):
-    """Dynamic mixing (:class:`speechbrain_galr.dynamic_mixing.
+    """Dynamic mixing (:class:`speechbrain_galr.data.dynamic_mixing.
     DynamicMixingDataset`) with noise from a folder added to every mixture.
 
     The noise of item ``i`` of epoch ``e`` is a random non-silent crop of a

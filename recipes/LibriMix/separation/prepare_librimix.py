@@ -12,7 +12,7 @@ of the machine that generated the corpus, so the files are looked up by
 ``mixture_ID`` in the folder given here (a moved corpus still works).
 Without metadata CSVs the mixture folder is listed instead.
 
-The CSVs written have the columns of :func:`speechbrain_galr.data.
+The CSVs written have the columns of :func:`speechbrain_galr.data.corpus.
 prepare_wsj0mix` (``ID, duration, mix_wav, s1_wav, ...``) plus
 ``noise_wav`` for the noisy ``mix_both`` mixtures.
 
@@ -27,9 +27,9 @@ import os
 
 from tqdm import tqdm
 
-from speechbrain_galr.audio_clips import audio_info
-from speechbrain_galr.data import data_root_path, write_mixtures_csv
-from speechbrain_galr.files import write_text_atomic
+from speechbrain_galr.atomic_files import write_text_atomic
+from speechbrain_galr.data.audio_clips import audio_info
+from speechbrain_galr.data.corpus import data_root_path, write_mixtures_csv
 
 logger = logging.getLogger(__name__)
 

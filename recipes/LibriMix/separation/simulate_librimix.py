@@ -19,7 +19,7 @@ LibriMix.  The sources are scaled to unit power times a random gain within
 5 dB of each other (speaker-to-speaker ratio in [-5, 5] dB, as the paper's
 "SNRs between 0 dB and 5 dB"), the noise of ``mix_both`` to a
 speech-to-noise ratio uniform in ``--snr-db``, all mixed and written by
-:func:`speechbrain_galr.mixing.write_mixture` (the noisy mixture, or the
+:func:`speechbrain_galr.data.mixing.write_mixture` (the noisy mixture, or the
 clean one without noise, peaks at a random level).  The same command with
 the same seed writes the same corpus.
 
@@ -41,18 +41,18 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from speechbrain_galr.audio_clips import (
+from speechbrain_galr.data.audio_clips import (
     ClipFolder,
     count_or_fraction,
     power_db,
     split_names,
 )
-from speechbrain_galr.data import (
+from speechbrain_galr.data.corpus import (
     SpeakerCorpus,
     split_speakers,
     write_mixtures_csv,
 )
-from speechbrain_galr.mixing import (
+from speechbrain_galr.data.mixing import (
     mix_at_gains,
     random_gains_db,
     random_peak,

@@ -24,8 +24,8 @@ speaker folders, optionally with noise)::
         --base_folder_dm /path/to/LibriSpeech/train-clean-360 \\
         --dm_noise_folder /path/to/wham_noise/tr
 
-The training code is :class:`speechbrain_galr.separation.SeparationBrain`
-and the steps of the run :func:`speechbrain_galr.recipe.
+The training code is :class:`speechbrain_galr.training.brain.SeparationBrain`
+and the steps of the run :func:`speechbrain_galr.training.recipe.
 run_separation_recipe`; this file only says where the LibriMix data is.
 
 Authors
@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from prepare_librimix import prepare_librimix  # noqa: E402
 
-from speechbrain_galr.recipe import (  # noqa: E402
+from speechbrain_galr.training.recipe import (  # noqa: E402
     csv_or_dynamic_datasets,
     main,
 )

@@ -30,16 +30,16 @@ An unknown option or a rerun into an output folder trained with another
 model stops the run before it writes anything, a file missing from the
 prepared CSVs stops it before training, with one ``error:`` line.
 
-The training code is :class:`speechbrain_galr.separation.SeparationBrain`
-and the steps of the run :func:`speechbrain_galr.recipe.
+The training code is :class:`speechbrain_galr.training.brain.SeparationBrain`
+and the steps of the run :func:`speechbrain_galr.training.recipe.
 run_separation_recipe`; this file only says where the wsj0-mix data is.
 
 Authors
  * speechbrain-galr contributors 2026
 """
 
-from speechbrain_galr.data import SPLITS, prepare_wsj0mix
-from speechbrain_galr.recipe import csv_or_dynamic_datasets, main
+from speechbrain_galr.data.corpus import SPLITS, prepare_wsj0mix
+from speechbrain_galr.training.recipe import csv_or_dynamic_datasets, main
 
 
 def prepare(hparams):

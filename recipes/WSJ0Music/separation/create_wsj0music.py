@@ -9,7 +9,7 @@ music tracks are split between training, validation and test, so no
 speaker or track of the test set is heard in training.
 
 The corpus has the wsj0-mix layout that
-:func:`speechbrain_galr.data.prepare_wsj0mix` reads, the speech as ``s1``
+:func:`speechbrain_galr.data.corpus.prepare_wsj0mix` reads, the speech as ``s1``
 and the music as ``s2``::
 
     <out>/wav8k/min/{tr,cv,tt}/{mix,s1,s2}/<ID>.wav
@@ -40,20 +40,20 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from speechbrain_galr.audio_clips import (
+from speechbrain_galr.atomic_files import write_text_atomic
+from speechbrain_galr.data.audio_clips import (
     ClipFolder,
     count_or_fraction,
     list_audio_files,
     split_names,
 )
-from speechbrain_galr.data import (
+from speechbrain_galr.data.corpus import (
     SPLITS,
     SpeakerCorpus,
     split_speakers,
     write_mixtures_csv,
 )
-from speechbrain_galr.files import write_text_atomic
-from speechbrain_galr.mixing import (
+from speechbrain_galr.data.mixing import (
     random_peak,
     write_mixture,
 )

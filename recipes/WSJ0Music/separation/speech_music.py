@@ -6,7 +6,7 @@ in [0, 5] dB, then both scaled together to a random peak level.  The
 sources are always in the same order, speech then music, so the network is
 trained without permutation invariance.
 
-The mixing rule is :func:`speechbrain_galr.mixing.mix_at_gains` with the
+The mixing rule is :func:`speechbrain_galr.data.mixing.mix_at_gains` with the
 gains of :func:`speech_music_gains`: the fixed corpus of
 ``create_wsj0music.py`` writes its mixtures with it, and
 :class:`SpeechMusicDataset`, the dynamic mixing of training, makes them
@@ -22,12 +22,12 @@ import os
 import numpy as np
 import torch
 
-from speechbrain_galr.audio_clips import ClipFolder
-from speechbrain_galr.data import SpeakerCorpus
-from speechbrain_galr.dynamic_mixing import EpochSeededDataset
+from speechbrain_galr.data.audio_clips import ClipFolder
+from speechbrain_galr.data.corpus import SpeakerCorpus
+from speechbrain_galr.data.dynamic_mixing import EpochSeededDataset
+from speechbrain_galr.data.mixing import mix_at_gains, random_peak
 from speechbrain_galr.metrics import separation_scores
-from speechbrain_galr.mixing import mix_at_gains, random_peak
-from speechbrain_galr.separation import SeparationBrain
+from speechbrain_galr.training.brain import SeparationBrain
 
 SOURCE_NAMES = ("speech", "music")
 """The sources in output order: ``s1`` is speech, ``s2`` is music."""
@@ -38,7 +38,7 @@ SPLITS_FILE = "splits.json"
 
 def speech_music_gains(smr_db):
     """Gains (dB) of speech and music for a speech-to-music ratio, as
-    :func:`speechbrain_galr.mixing.mix_at_gains` takes them.
+    :func:`speechbrain_galr.data.mixing.mix_at_gains` takes them.
 
     Example
     -------
@@ -50,7 +50,7 @@ def speech_music_gains(smr_db):
 
 def mix_speech_music(speech, music, smr_db, rng):
     """Mixes speech and music at a speech-to-music ratio, to a random peak
-    level (:func:`speechbrain_galr.mixing.random_peak`).
+    level (:func:`speechbrain_galr.data.mixing.random_peak`).
 
     Arguments
     ---------
@@ -72,7 +72,7 @@ def mix_speech_music(speech, music, smr_db, rng):
 
     Example
     -------
-    >>> from speechbrain_galr.audio_clips import power_db
+    >>> from speechbrain_galr.data.audio_clips import power_db
     >>> rng = np.random.default_rng(0)
     >>> speech, music = torch.randn(800), torch.randn(800)
     >>> mix, src = mix_speech_music(speech, music, 3.0, rng)
@@ -117,7 +117,7 @@ class SpeechMusicDataset(EpochSeededDataset):
     """Speech-music mixtures made on the fly (dynamic mixing).
 
     Item ``i`` of epoch ``e`` is drawn with a generator seeded by
-    ``(seed, e, i)``, as :class:`speechbrain_galr.dynamic_mixing.
+    ``(seed, e, i)``, as :class:`speechbrain_galr.data.dynamic_mixing.
     DynamicMixingDataset` does: a random utterance of a random speaker,
     cropped to ``segment_seconds`` (zero-padded when shorter), a random
     non-silent crop of a random track, and an SMR uniform in ``smr_db``.

@@ -17,13 +17,13 @@ speakers and tracks of the corpus)::
 
 The outputs have a fixed order, speech then music, so training uses the
 SI-SNR of each output against its own source (``loss:
-!name:speechbrain_galr.separation.fixed_order_si_snr_loss``), and the
+!name:speechbrain_galr.training.brain.fixed_order_si_snr_loss``), and the
 test set is scored per source: ``test_results.csv`` has speech and music
 SI-SNRi and SDRi for every mixture, and their means.
 
-The training code is :class:`speechbrain_galr.separation.SeparationBrain`
+The training code is :class:`speechbrain_galr.training.brain.SeparationBrain`
 (:class:`speech_music.SpeechMusicBrain` for the per-source scores) and the
-steps of the run :func:`speechbrain_galr.recipe.run_separation_recipe`.
+steps of the run :func:`speechbrain_galr.training.recipe.run_separation_recipe`.
 
 Authors
  * speechbrain-galr contributors 2026
@@ -36,8 +36,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from speech_music import SpeechMusicBrain, read_splits  # noqa: E402
 
-from speechbrain_galr.data import prepare_wsj0mix  # noqa: E402
-from speechbrain_galr.recipe import (  # noqa: E402
+from speechbrain_galr.data.corpus import prepare_wsj0mix  # noqa: E402
+from speechbrain_galr.training.recipe import (  # noqa: E402
     csv_or_dynamic_datasets,
     main,
 )

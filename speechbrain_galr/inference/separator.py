@@ -1,0 +1,398 @@
+"""Ready-to-use GALR separation: the SpeechBrain ``Pretrained`` interface.
+
+:class:`GALRSeparation` has the API of
+``speechbrain.inference.separation.SepformerSeparation`` (``from_hparams``,
+``separate_batch``, ``separate_file``, ``forward``), plus chunked separation
+of long inputs (:mod:`speechbrain_galr.inference.chunked`), streaming of a file
+of any
+length to one WAV per source
+(:mod:`speechbrain_galr.inference.file_separation`), the
+attention weights of every block (the paper's Fig. 3), and the ``device``
+and ``precision`` run options checked up front
+(:mod:`speechbrain_galr.inference.run_options`; ``precision="auto"`` picks bf16
+where
+the processor computes it fast).  Audio is read by
+:mod:`speechbrain_galr.audio`; user paths are resolved by
+:mod:`speechbrain_galr.inference.user_paths`.
+
+Authors
+ * speechbrain-galr contributors 2026
+"""
+
+import os
+
+import torch
+from speechbrain.inference.interfaces import Pretrained
+from speechbrain.utils.data_utils import split_path
+from speechbrain.utils.fetching import LocalStrategy, fetch
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_galr.audio import AudioNotFoundError, read_audio
+from speechbrain_galr.inference import file_separation
+from speechbrain_galr.inference.chunked import ChunkedSeparator, chunk_lengths
+from speechbrain_galr.inference.run_options import resolve_run_opts
+from speechbrain_galr.inference.user_paths import resolve_source
+from speechbrain_galr.nnet.tasnet import TasNet, check_mixtures
+
+logger = get_logger(__name__)
+
+
+def _peak_normalize(sources, eps=1e-8):
+    """Scales each source of ``[B, T, C]`` to a peak of 1 (silent ones are
+    left as they are)."""
+    peak = sources.abs().amax(dim=1, keepdim=True)
+    return sources / peak.clamp(min=eps)
+
+
+class GALRSeparation(Pretrained):
+    """A ready-to-use GALR separation model.
+
+    The API of SpeechBrain's ``SepformerSeparation``: build it with
+    ``GALRSeparation.from_hparams(source=..., savedir=...)`` from a folder
+    written by :mod:`speechbrain_galr.export.folder` (or a hub repository with
+    the
+    same files), then call :meth:`separate_batch` on ``[B, T]`` tensors at
+    the model's sample rate or :meth:`separate_file` on a file of any rate
+    and channel count.  Long inputs are separated in chunks
+    (:meth:`separate_chunked`, :meth:`separate_file_to_folder`).
+
+    Run options (``run_opts``) besides SpeechBrain's: ``device`` is checked
+    (``gpu``, or ``cuda`` without CUDA, give a one-line ValueError) and
+    ``precision`` may be ``fp32`` (default), ``bf16``, ``fp16`` or ``auto``
+    (see :func:`speechbrain_galr.inference.run_options.resolve_precision`); the
+    model
+    then runs under ``torch.autocast`` and the outputs are float32.
+
+    Example
+    -------
+    >>> from hyperpyyaml import load_hyperpyyaml
+    >>> from speechbrain_galr import HPARAMS_DIR
+    >>> with open(os.path.join(HPARAMS_DIR, "galr-model.yaml")) as fin:
+    ...     hparams = load_hyperpyyaml(fin, {"num_filters": 16,
+    ...         "hidden_channels": 8, "num_blocks": 1, "num_heads": 2,
+    ...         "segment_size": 10, "reduced_segment_size": 4})
+    >>> model = GALRSeparation(hparams["modules"], hparams)
+    >>> mix = torch.randn(2, 4000)  # [B, T]
+    >>> model.separate_batch(mix).shape
+    torch.Size([2, 4000, 2])
+    >>> model.separate_chunked(mix, chunk_seconds=0.2).shape
+    torch.Size([2, 4000, 2])
+    >>> bf16 = GALRSeparation(hparams["modules"], hparams,
+    ...                       run_opts={"precision": "bf16"})
+    >>> bf16.separate_batch(mix).dtype
+    torch.float32
+    """
+
+    HPARAMS_NEEDED = ["sample_rate", "num_spks"]
+    MODULES_NEEDED = ["model"]
+    """The :class:`speechbrain_galr.nnet.tasnet.TasNet`; ``from_hparams`` is
+    SpeechBrain's own: the ``pretrainer`` of a hub folder loads
+    ``encoder.ckpt``, ``masknet.ckpt``, ``decoder.ckpt`` from ``source``."""
+
+    chunk_seconds = 10.0
+    """Chunk length of chunked separation; inputs up to this length are
+    separated whole by :meth:`separate_file`."""
+    overlap_seconds = 2.0
+    """Samples shared by consecutive chunks, in seconds."""
+
+    def __init__(self, modules=None, hparams=None, run_opts=None, **kwargs):
+        super().__init__(modules, hparams, resolve_run_opts(run_opts), **kwargs)
+        self._num_sources = None
+        self._onnx_model = None
+
+    @classmethod
+    def from_hparams(cls, source, hparams_file="hyperparams.yaml", **kwargs):
+        """SpeechBrain's ``from_hparams``, after the user's ``source`` is
+        resolved (:func:`speechbrain_galr.inference.user_paths.resolve_source`:
+        a
+        missing local folder is "not found" at once, not a hub id)."""
+        source = resolve_source(source, "model folder")
+        if os.path.isdir(source):
+            if not os.path.isfile(os.path.join(source, hparams_file)):
+                raise FileNotFoundError(
+                    f"model folder {source} has no {hparams_file}; export a "
+                    "recipe with `python -m speechbrain_galr export`"
+                )
+        return super().from_hparams(source, hparams_file, **kwargs)
+
+    @property
+    def sample_rate(self):
+        """The model's sample rate in Hz."""
+        return int(self.hparams.sample_rate)
+
+    @property
+    def num_sources(self):
+        """The number of sources the model gives (found with a short
+        silent input once: the yaml's ``num_spks`` may say otherwise)."""
+        if self._num_sources is None:
+            silence = torch.zeros(1, self.sample_rate // 10)
+            self._num_sources = self.separate_batch(silence).shape[-1]
+            if self._num_sources != int(self.hparams.num_spks):
+                logger.warning(
+                    f"warning: the model's hyperparams.yaml says num_spks: "
+                    f"{self.hparams.num_spks}, but the model gives "
+                    f"{self._num_sources} sources; writing all "
+                    f"{self._num_sources}"
+                )
+        return self._num_sources
+
+    def separate_batch(self, mix, lengths=None):
+        """Separates a batch of mixtures at the model's sample rate.
+
+        Arguments
+        ---------
+        mix : torch.Tensor
+            ``[B, T]`` mixtures, floating point (converted to float32).
+        lengths : torch.Tensor or None
+            ``[B]`` relative lengths of padded mixtures, or None.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[B, T, C]`` float32 estimated sources.
+        """
+        if torch.is_tensor(mix) and not mix.is_floating_point():
+            raise ValueError(
+                f"mixtures must be floating-point samples, got {mix.dtype}"
+            )
+        mix = mix.to(self.device, torch.float32)
+        if lengths is not None:
+            lengths = lengths.to(self.device)
+        check_mixtures(mix, lengths)
+        with torch.no_grad(), self.inference_ctx:
+            est = self._model()(mix, lengths)
+        return est.float()
+
+    def use_onnxruntime(self, path, threads=None):
+        """Runs the model through onnxruntime from now on (CPU, fp32).
+
+        Arguments
+        ---------
+        path : str
+            The folder's ``model.onnx`` (``export --onnx``; see
+            :func:`speechbrain_galr.inference.onnx_runtime.find_onnx_file`).
+        threads : int or None
+            onnxruntime's intra-op threads (None: one per core).
+
+        Returns
+        -------
+        GALRSeparation
+            This object, separating with
+            :class:`speechbrain_galr.inference.onnx_runtime.OnnxTasNet`.
+        """
+        from speechbrain_galr.inference.onnx_runtime import OnnxTasNet
+
+        self._onnx_model = OnnxTasNet(path, threads=threads)
+        self._num_sources = None
+        return self
+
+    def _model(self):
+        """The hparams' TasNet ``model``, or one made of the three modules
+        (hub folders exported before the ``model`` entry existed), or the
+        onnxruntime session of :meth:`use_onnxruntime`."""
+        if self._onnx_model is not None:
+            return self._onnx_model
+        if "model" in self.mods:
+            return self.mods.model
+        return TasNet(self.mods.encoder, self.mods.masknet, self.mods.decoder)
+
+    def separate_chunked(
+        self, mix, chunk_seconds=None, overlap_seconds=None, progress=None
+    ):
+        """Separates long mixtures chunk by chunk (see
+        :class:`~speechbrain_galr.inference.chunked.ChunkedSeparator`); peak
+        memory
+        depends on the chunk length.
+
+        Arguments
+        ---------
+        mix : torch.Tensor
+            ``[B, T]`` mixtures at the model's sample rate.
+        chunk_seconds : float or None
+            Chunk length (default :attr:`chunk_seconds`).
+        overlap_seconds : float or None
+            Overlap of consecutive chunks (default :attr:`overlap_seconds`,
+            at most half a chunk).
+        progress : bool or None
+            Progress bar; by default shown from 4 chunks on.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[B, T, C]`` estimated sources.
+        """
+        if not torch.is_tensor(mix) or mix.dim() != 2:
+            shape = tuple(mix.shape) if torch.is_tensor(mix) else type(mix)
+            raise ValueError(f"mixtures must be a [B, T] tensor, got {shape}")
+        chunked = self.chunked_separator(
+            mix.shape[1], chunk_seconds, overlap_seconds, progress
+        )
+        return chunked.separate(mix)
+
+    def chunked_separator(
+        self, total, chunk_seconds=None, overlap_seconds=None, progress=None
+    ):
+        """A :class:`~speechbrain_galr.inference.chunked.ChunkedSeparator` for
+        ``total`` samples, the settings checked by
+        :func:`~speechbrain_galr.inference.chunked.chunk_lengths`."""
+        if chunk_seconds is None:
+            chunk_seconds = self.chunk_seconds
+            if overlap_seconds is None:
+                overlap_seconds = self.overlap_seconds
+        chunk, overlap = chunk_lengths(
+            self.sample_rate, chunk_seconds, overlap_seconds
+        )
+        if progress is None:
+            progress = total > chunk + 3 * (chunk - overlap)
+        return ChunkedSeparator(
+            self.separate_batch, chunk, overlap, total=total, progress=progress
+        )
+
+    @staticmethod
+    def _fetch(path, savedir):
+        """Local path of an audio file given by a user (fetched when it is
+        a URL or a hub file; see
+        :mod:`speechbrain_galr.inference.user_paths`)."""
+        path = resolve_source(path, "audio file", AudioNotFoundError)
+        if os.path.exists(path):
+            return path
+        source, filename = split_path(path)
+        try:
+            local = fetch(
+                filename,
+                source=source,
+                savedir=savedir,
+                local_strategy=LocalStrategy.SYMLINK,
+            )
+        except Exception as err:
+            raise AudioNotFoundError(
+                f"audio file not found: {path} (fetching it failed: {err})"
+            ) from err
+        return str(local)
+
+    def separate_file(
+        self, path, savedir=None, chunk_seconds=None, normalize=True
+    ):
+        """Separates the sources of an audio file.
+
+        The file may have any sample rate and number of channels: channels
+        are averaged and the signal is resampled to the model's rate
+        (:func:`speechbrain_galr.audio.read_audio`).  Recordings longer
+        than ``chunk_seconds`` are separated in chunks.
+
+        Arguments
+        ---------
+        path : str
+            Audio file (local path, URL or hub file, as SpeechBrain's).
+        savedir : str or None
+            Where to store a downloaded file.
+        chunk_seconds : float or None
+            Chunk length for long files (default :attr:`chunk_seconds`).
+        normalize : bool
+            Scale each source to a peak of 1, as ``SepformerSeparation``
+            does (silent sources stay silent).
+
+        Returns
+        -------
+        torch.Tensor
+            ``[1, T, C]`` sources at the model's sample rate.
+        """
+        signal = read_audio(self._fetch(path, savedir), self.sample_rate)
+        # [1, T]
+        mix = signal[None].to(self.device)
+        chunk, _ = chunk_lengths(
+            self.sample_rate, chunk_seconds or self.chunk_seconds
+        )
+        if mix.shape[1] <= chunk:
+            est = self.separate_batch(mix)
+        else:
+            est = self.separate_chunked(mix, chunk_seconds)
+        return _peak_normalize(est) if normalize else est
+
+    def separate_file_to_folder(
+        self,
+        path,
+        out_dir,
+        chunk_seconds=None,
+        overlap_seconds=None,
+        block_seconds=30.0,
+        progress=None,
+        overwrite=False,
+    ):
+        """Separates an audio file of any length into one wav per source,
+        ``<name>_source<i>.wav`` at the file's rate, in bounded memory
+        (see :mod:`speechbrain_galr.inference.file_separation` for what is left
+        on
+        disk in every case).
+
+        Arguments
+        ---------
+        path : str
+            Audio file (any rate and channel count; local, URL or hub).
+        out_dir : str
+            Output folder (created).
+        chunk_seconds : float or None
+            Chunk length (default :attr:`chunk_seconds`).
+        overlap_seconds : float or None
+            Overlap of chunks (default :attr:`overlap_seconds`).
+        block_seconds : float
+            Seconds of audio read from disk at a time.
+        progress : bool or None
+            Progress bar; by default shown for files of more than 4 chunks.
+        overwrite : bool
+            Replace outputs of an earlier run (else FileExistsError).
+
+        Returns
+        -------
+        list of str
+            The written files, one per source.
+        """
+        chunk_lengths(
+            self.sample_rate,
+            chunk_seconds or self.chunk_seconds,
+            overlap_seconds,
+        )
+
+        def chunker(total):
+            return self.chunked_separator(
+                total, chunk_seconds, overlap_seconds, progress
+            )
+
+        return file_separation.separate_file_to_folder(
+            self,
+            self._fetch(path, None),
+            out_dir,
+            chunker,
+            block_seconds=block_seconds,
+            overwrite=overwrite,
+        )
+
+    def separate_with_attention(self, mix):
+        """Separates ``[B, T]`` mixtures and returns the attention weights.
+
+        Returns
+        -------
+        est_sources : torch.Tensor
+            ``[B, T, C]``.
+        attention : list of torch.Tensor
+            One ``[B, rows, J, S, S]`` tensor per GALR block: the softmax
+            weights of eq. 8 (row r, head j: how much segment s attends to
+            segment s'), as in the paper's Fig. 3.
+        """
+        masknet = self._model().masknet
+        if not hasattr(masknet, "keep_attention"):
+            raise TypeError(
+                f"the mask network ({type(masknet).__name__}) does not keep "
+                "attention weights; a GALR mask network does"
+            )
+        masknet.keep_attention(True)
+        try:
+            est = self.separate_batch(mix)
+            attention = [a.cpu() for a in masknet.attention_weights()]
+        finally:
+            masknet.keep_attention(False)
+        return est, attention
+
+    def forward(self, mix):
+        """Separates ``[B, T]`` mixtures (see :meth:`separate_batch`)."""
+        return self.separate_batch(mix)
