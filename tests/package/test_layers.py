@@ -106,12 +106,13 @@ def test_no_import_cycles():
 def test_the_graph_sees_known_edges():
     # a test of the walker itself: edges that exist must be found
     graph = import_graph()
-    assert "speechbrain_galr.nnet.attention" in graph[
-        "speechbrain_galr.nnet.galr"
-    ]
-    assert "speechbrain_galr.inference.onnx_runtime" in graph[
-        "speechbrain_galr.export.onnx"
-    ]
+    assert (
+        "speechbrain_galr.nnet.attention" in graph["speechbrain_galr.nnet.galr"]
+    )
+    assert (
+        "speechbrain_galr.inference.onnx_runtime"
+        in graph["speechbrain_galr.export.onnx"]
+    )
     assert layer("speechbrain_galr.export.onnx") > layer(
         "speechbrain_galr.inference.chunked"
     )

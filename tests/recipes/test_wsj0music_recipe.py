@@ -16,7 +16,7 @@ from speechbrain_galr.data.audio_clips import power_db
 from speechbrain_galr.data.demo_corpus import make_speakers
 
 RECIPE = os.path.join(
-    os.path.dirname(__file__), "..", "recipes", "WSJ0Music", "separation"
+    os.path.dirname(__file__), "..", "..", "recipes", "WSJ0Music", "separation"
 )
 sys.path.insert(0, os.path.abspath(RECIPE))
 

@@ -74,7 +74,9 @@ STYLES = {
 MIX = torch.sin(torch.arange(3000) * 0.05)[None] + 0.1 * torch.randn(
     1, 3000, generator=torch.Generator().manual_seed(0)
 )
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 EXPORTED = [
     "README.md",
     "custom_interface.py",

@@ -10,7 +10,7 @@ import soundfile as sf
 from nbclient import NotebookClient
 
 NOTEBOOK = os.path.join(
-    os.path.dirname(__file__), "..", "tutorials", "galr_separation.ipynb"
+    os.path.dirname(__file__), "..", "..", "tutorials", "galr_separation.ipynb"
 )
 
 

@@ -30,7 +30,9 @@ from speechbrain_galr.training.options import parse_recipe_arguments
 from speechbrain_galr.training.recipe import main
 
 RECIPE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    os.path.dirname(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ),
     "recipes",
     "WSJ0Mix",
     "separation",

@@ -14,7 +14,7 @@ from speechbrain_galr.nnet.segments import masked_group_norm, segment_context
 from speechbrain_galr.nnet.tasnet import check_mixtures
 
 MODEL_YAML = os.path.join(speechbrain_galr.HPARAMS_DIR, "galr-model.yaml")
-RECIPES = os.path.join(os.path.dirname(__file__), "..", "recipes")
+RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
 
 # the four systems of Table 2 and the normalisation options (issue 10)
 OPTIONS = [
