@@ -40,6 +40,9 @@ def test_left_out_modules_and_docstrings(interface):
         if isinstance(node, (ast.FunctionDef, ast.ClassDef))
         and ast.get_docstring(node) is not None
     ]
+    # only the glue the generator adds keeps its docstrings
+    glue = {"JoinedModule", "register_package_modules", "package"}
+    with_docstrings = [name for name in with_docstrings if name not in glue]
     assert with_docstrings == []
     # 135 KB at the flat layout, docstrings and lazy modules included
     assert len(text.encode()) < 80_000
