@@ -6,6 +6,12 @@ from inference_helpers import synthetic_sources, tiny_hparams
 
 from speechbrain_galr.inference.separator import GALRSeparation
 
+# This file is not collected for doctests: --doctest-modules
+# imports each conftest.py once more as a module named "conftest", which
+# clashes with another folder's conftest.py when both folders are given
+# on one command line ("import file mismatch").
+collect_ignore = ["conftest.py"]
+
 
 @pytest.fixture(scope="session")
 def trained():
