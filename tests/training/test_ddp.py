@@ -8,6 +8,7 @@ are stopped)."""
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -136,3 +137,25 @@ def test_torchrun_deletes_checkpoints_and_resumes(corpus, tmp_path):
     assert int(curves[-1]["optimizer_steps"]) == 28
     metas, others = _checkpoints(os.path.join(out, "save"))
     assert sorted(meta["epoch"] for meta in metas.values()) == [6, 7]
+
+
+def test_torchrun_budget_stop_resumes_mid_epoch(corpus, tmp_path):
+    """A max_train_minutes budget spent mid-epoch under torchrun leaves the
+    epoch open with one intra-epoch checkpoint; the rerun under torchrun
+    with a larger budget resumes it at the next batch and finishes it with
+    half of the 40 dynamically mixed mixtures per process."""
+    out = str(tmp_path / "run")
+    speakers = os.path.join(os.path.dirname(corpus), "speakers")
+    args = ["hparams/galr-small.yaml", "--data_folder", corpus,
+            "--output_folder", out, *TINY_RUN, "--N_epochs", "1",
+            "--dynamic_mixing", "True", "--base_folder_dm", speakers,
+            "--dm_mixtures_per_epoch", "40", "--ckpt_interval_minutes",
+            "0"]  # fmt: skip
+    output = run_torchrun(args + ["--max_train_minutes", "0.003"])
+    stop = re.search(r"epoch 1 left open after its batch (\d+)", output)
+    assert stop and 1 <= int(stop[1]) < 20, output[-3000:]
+    metas, _ = _checkpoints(os.path.join(out, "save"))
+    assert [meta["end-of-epoch"] for meta in metas.values()] == [False]
+    output = run_torchrun(args + ["--max_train_minutes", "10"])
+    assert f"resuming epoch 1 after its batch {stop[1]} " in output
+    assert [int(row["optimizer_steps"]) for row in _curves(out)] == [20]

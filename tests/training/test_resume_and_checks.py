@@ -1,0 +1,134 @@
+"""Training that must not go wrong quietly: a budget stop resumes
+mid-epoch, a corpus file with NaN samples, and runs that would test a
+random model or mix up two corpora."""
+
+import csv
+import os
+
+import pytest
+import speechbrain as sb
+import torch
+import yaml
+from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
+from speechbrain.lobes.models.dual_path import Decoder, Encoder
+from speechbrain.nnet.schedulers import StepScheduler
+from speechbrain.utils.epoch_loop import EpochCounter
+
+import speechbrain_galr.training.budget as budget
+from speechbrain_galr.nnet.galr import GALR
+from speechbrain_galr.nnet.tasnet import TasNet
+from speechbrain_galr.training.brain import SeparationBrain
+from speechbrain_galr.training.checkpoints import AtomicCheckpointer
+
+
+@pytest.fixture(autouse=True)
+def restore_torch_threads():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+class FakeClock:
+    """``time`` for budget.py: every call is one second later."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def time(self):
+        self.now += 1.0
+        return self.now
+
+
+def items(num, length=400):
+    generator = torch.Generator().manual_seed(0)
+    result = []
+    for i in range(num):
+        sources = torch.randn(2, length, generator=generator)
+        result.append(
+            {"id": f"utt{i}", "mix_sig": sources.sum(0),
+             "s1_sig": sources[0], "s2_sig": sources[1]}
+        )  # fmt: skip
+    return result
+
+
+class RecordingBrain(SeparationBrain):
+    """Records the ids of the training batches."""
+
+    def compute_forward(self, batch, stage):
+        if stage == sb.Stage.TRAIN:
+            self.hparams.seen.extend(batch.id)
+        return super().compute_forward(batch, stage)
+
+
+def make_brain(folder, epochs, max_train_minutes, seen):
+    torch.manual_seed(0)
+    modules = {
+        "encoder": Encoder(kernel_size=16, out_channels=16),
+        "masknet": GALR(16, 16, 16, num_blocks=1, num_heads=2,
+                        segment_size=10, reduced_segment_size=4),
+        "decoder": Decoder(16, 1, kernel_size=16, stride=8, bias=False),
+    }  # fmt: skip
+    counter = EpochCounter(epochs)
+    hparams = {
+        "num_spks": 2,
+        "sample_rate": 8000,
+        "output_folder": str(folder),
+        "epoch_counter": counter,
+        "lr_scheduler": StepScheduler(1e-3, 0.5, 1),
+        "max_train_minutes": max_train_minutes,
+        "num_threads": 1,
+        "seen": seen,
+    }
+    checkpointer = AtomicCheckpointer(
+        str(folder / "save"), {"counter": counter, **modules}
+    )
+    return RecordingBrain(
+        {"model": TasNet(**modules)},
+        opt_class=lambda params: torch.optim.Adam(params, lr=1e-3),
+        hparams=hparams,
+        run_opts={"device": "cpu", "noprogressbar": True},
+        checkpointer=checkpointer,
+    )
+
+
+def _checkpoint_metas(save_folder):
+    metas = []
+    for name in sorted(os.listdir(save_folder)):
+        if name.startswith("CKPT+"):
+            with open(save_folder / name / "CKPT.yaml") as f:
+                meta = yaml.safe_load(f)
+            with open(save_folder / name / "brain.ckpt") as f:
+                meta["step"] = yaml.safe_load(f)["step"]
+            metas.append(meta)
+    return metas
+
+
+def test_budget_stop_resumes_mid_epoch(tmp_path, monkeypatch):
+    """A budget that runs out after batch 4 of 10 leaves epoch 1 open (an
+    intra-epoch checkpoint at batch 4, no validation, no lr decay, no
+    curve row); the rerun with a larger budget trains batches 5 to 10 of
+    the same epoch (in the same shuffled order), then validates it."""
+    monkeypatch.setattr(budget, "time", FakeClock())
+    loader = {"batch_size": 1, "shuffle": True}
+    seen = []
+    brain = make_brain(tmp_path, 1, 3.5 / 60, seen)  # 1 s a batch
+    brain.fit(brain.hparams.epoch_counter, items(10), items(1),
+              train_loader_kwargs=loader)  # fmt: skip
+    assert brain.optimizer_step == 4 and len(seen) == 4
+    (meta,) = _checkpoint_metas(tmp_path / "save")
+    assert meta[INTRA_EPOCH_CKPT_FLAG] and meta["step"] == 4
+    assert not (tmp_path / "curves.csv").exists()  # not validated
+    assert brain.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+
+    rerun = make_brain(tmp_path, 1, 100 / 60, seen)
+    rerun.fit(rerun.hparams.epoch_counter, items(10), items(1),
+              train_loader_kwargs=loader)  # fmt: skip
+    assert rerun.optimizer_step == 10
+    assert sorted(seen) == sorted(f"utt{i}" for i in range(10))
+    with open(tmp_path / "curves.csv") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["epoch"] == "1" and row["optimizer_steps"] == "10"
+    assert float(row["lr"]) == pytest.approx(1e-3)  # decayed after it
+    assert rerun.optimizer.param_groups[0]["lr"] == pytest.approx(0.5e-3)
+    (meta,) = _checkpoint_metas(tmp_path / "save")
+    assert meta["end-of-epoch"] and meta["epoch"] == 1
