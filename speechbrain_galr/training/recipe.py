@@ -17,10 +17,16 @@ import os
 import shutil
 import sys
 
+import soundfile as sf
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_galr.audio import read_audio
+from speechbrain_galr.audio import (
+    AudioInputError,
+    open_audio,
+    read_audio,
+    read_blocks,
+)
 from speechbrain_galr.training.brain import SeparationBrain
 from speechbrain_galr.training.checkpoints import CheckpointError
 from speechbrain_galr.training.options import (
@@ -52,14 +58,46 @@ def _missing_files(rows, columns, csv_path):
         )
 
 
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+"""soundfile subtypes that can hold NaN or Inf samples (integer PCM, FLAC
+and the compressed formats cannot)."""
+
+
+def _nonfinite_files(rows, columns, csv_path):
+    """Raises a :class:`RecipeDataError` naming a file the rows list that
+    holds NaN or Inf samples; only floating-point files are read."""
+    paths = sorted({row[column] for row in rows for column in columns})
+    bad = []
+    for path in paths:
+        try:
+            if sf.info(path).subtype not in FLOAT_SUBTYPES:
+                continue
+            with open_audio(path) as audio:
+                for _ in read_blocks(audio, 1 << 18):
+                    pass
+        except AudioInputError as err:
+            if "NaN or Inf" not in str(err):
+                raise RecipeDataError(one_line(err)) from err
+            bad.append(path)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise RecipeDataError(f"{path}: {one_line(err)}") from err
+    if bad:
+        raise RecipeDataError(
+            f"{len(bad)} file(s) listed in {csv_path} hold NaN or Inf "
+            f"samples, e.g. {bad[0]} (repair or remove them and prepare "
+            "the data again)"
+        )
+
+
 def separation_csv_dataset(
     csv_path, num_spks, extra_sources=(), data_root=None
 ):
     """A dataset of the mixtures of a CSV (``mix_wav``, ``s1_wav``...).
 
-    Every file the CSV lists is checked to exist first, so that a corpus
-    changed after its preparation stops the recipe before training, with
-    an error that names a missing file.
+    Every file the CSV lists is checked to exist first, and the
+    floating-point ones to hold no NaN or Inf sample, so that a corpus
+    changed after its preparation stops the recipe before training (not
+    in the middle of an epoch), with an error that names a file.
 
     Arguments
     ---------
@@ -83,7 +121,8 @@ def separation_csv_dataset(
     Raises
     ------
     RecipeDataError
-        The CSV or a file it lists does not exist.
+        The CSV or a file it lists does not exist, or a file holds NaN or
+        Inf samples.
 
     Example
     -------
@@ -138,6 +177,7 @@ def separation_csv_dataset(
             f"{csv_path} has no column(s) {absent} ({num_spks} sources)"
         )
     _missing_files(rows, columns, csv_path)
+    _nonfinite_files(rows, columns, csv_path)
     dataset.add_dynamic_item(audio_pipeline)
     dataset.set_output_keys(["id"] + [f"{key}_sig" for key in keys])
     return dataset

@@ -5,7 +5,9 @@ random model or mix up two corpora."""
 import csv
 import os
 
+import numpy as np
 import pytest
+import soundfile as sf
 import speechbrain as sb
 import torch
 import yaml
@@ -19,6 +21,8 @@ from speechbrain_galr.nnet.galr import GALR
 from speechbrain_galr.nnet.tasnet import TasNet
 from speechbrain_galr.training.brain import SeparationBrain
 from speechbrain_galr.training.checkpoints import AtomicCheckpointer
+from speechbrain_galr.training.options import RecipeDataError
+from speechbrain_galr.training.recipe import separation_csv_dataset
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +136,30 @@ def test_budget_stop_resumes_mid_epoch(tmp_path, monkeypatch):
     assert rerun.optimizer.param_groups[0]["lr"] == pytest.approx(0.5e-3)
     (meta,) = _checkpoint_metas(tmp_path / "save")
     assert meta["end-of-epoch"] and meta["epoch"] == 1
+
+
+def test_nan_corpus_file_stops_before_training(tmp_path):
+    """A floating-point WAV of the corpus with NaN samples is named before
+    training starts (it used to crash training in the middle of an epoch,
+    losing the steps since the last checkpoint); integer WAVs, which
+    cannot hold NaN, are not read."""
+    signal = 0.1 * np.ones(800)
+    for name in ("mix", "s1", "s2"):
+        sf.write(str(tmp_path / f"{name}.wav"), signal, 8000)
+    signal[10:20] = np.nan
+    sf.write(str(tmp_path / "bad.wav"), signal, 8000, subtype="FLOAT")
+    csv_path = tmp_path / "data.csv"
+    csv_path.write_text(
+        "ID,duration,mix_wav,s1_wav,s2_wav\n"
+        "a,0.1,$data_root/mix.wav,$data_root/s1.wav,$data_root/s2.wav\n"
+        "b,0.1,$data_root/mix.wav,$data_root/bad.wav,$data_root/s2.wav\n"
+    )
+    with pytest.raises(RecipeDataError) as error:
+        separation_csv_dataset(str(csv_path), 2, data_root=str(tmp_path))
+    assert str(error.value).startswith(f"1 file(s) listed in {csv_path} ")
+    assert f"NaN or Inf samples, e.g. {tmp_path / 'bad.wav'} " in str(
+        error.value
+    )
+    sf.write(str(tmp_path / "bad.wav"), 0.1 * np.ones(800), 8000, "FLOAT")
+    data = separation_csv_dataset(str(csv_path), 2, data_root=str(tmp_path))
+    assert len(data) == 2
