@@ -349,6 +349,62 @@ def check_rerun(hparams_file, overrides, hparams):
         )
 
 
+def resolved_hparams(hparams_file, overrides):
+    """The recipe's yaml with the overrides and references resolved, as
+    plain values, without building any object (which could write, e.g.
+    a ``Checkpointer``'s folder); None if it does not resolve
+    (:func:`load_recipe_hparams` says why)."""
+    try:
+        with open(hparams_file, encoding="utf-8") as fin:
+            resolved = resolve_references(fin, overrides)
+        return ruamel.yaml.YAML().load(resolved)
+    except Exception:  # noqa: BLE001 (reported when loaded)
+        return None
+
+
+def check_something_to_test(hparams, run_opts):
+    """Stops a run that would test a model it never trained: ``--test_only``
+    or ``max_train_minutes: 0`` with no checkpoint in ``save_folder``.
+
+    Raises
+    ------
+    RecipeError
+        Saying why there is nothing to test.
+
+    Arguments
+    ---------
+    hparams : dict
+        The hyperparameters, built or as :func:`resolved_hparams` (then
+        nothing has been written yet).
+    run_opts : dict
+        SpeechBrain's run options.
+
+    Example
+    -------
+    >>> folder = str(getfixture("tmp_path"))
+    >>> check_something_to_test({"save_folder": folder}, {})
+    >>> check_something_to_test({"save_folder": folder}, {"test_only": True})
+    Traceback (most recent call last):
+     ...
+    speechbrain_galr.training.options.RecipeError: nothing to test: ...
+    """
+    save_folder = hparams.get(
+        "save_folder", os.path.join(hparams.get("output_folder", ""), "save")
+    )
+    if _has_checkpoints(save_folder):
+        return
+    if run_opts.get("test_only") or hparams.get("test_only"):
+        why = "--test_only trains nothing"
+    elif hparams.get("max_train_minutes") == 0:
+        why = "--max_train_minutes 0 trains nothing"
+    else:
+        return
+    raise RecipeError(
+        f"nothing to test: {why} and {save_folder} holds no checkpoint "
+        "(train first, or give the --output_folder of a trained run)"
+    )
+
+
 def save_hyperparams(hparams_file, overrides, output_folder):
     """Writes ``<output_folder>/hyperparams.yaml`` (references resolved,
     overrides applied, as ``speechbrain.create_experiment_directory``

@@ -29,13 +29,20 @@ from speechbrain_galr.audio import (
 )
 from speechbrain_galr.training.brain import SeparationBrain
 from speechbrain_galr.training.checkpoints import CheckpointError
+from speechbrain_galr.training.data_record import (
+    DataMismatchError,
+    DataRecord,
+    dataset_digest,
+)
 from speechbrain_galr.training.options import (
     RecipeDataError,
     RecipeError,
     check_rerun,
+    check_something_to_test,
     load_recipe_hparams,
     one_line,
     parse_recipe_arguments,
+    resolved_hparams,
     save_hyperparams,
 )
 
@@ -280,8 +287,13 @@ def run_separation_recipe(
         The trained and tested brain.
     """
     hparams_file, run_opts, overrides = parse_recipe_arguments(argv)
+    # before the yaml builds its objects, which make the output folders
+    resolved = resolved_hparams(hparams_file, overrides)
+    if resolved is not None:
+        check_something_to_test(resolved, run_opts)
     hparams = load_recipe_hparams(hparams_file, overrides)
     check_rerun(hparams_file, overrides, hparams)
+    check_something_to_test(hparams, run_opts)
 
     # DDP: one process per GPU (torchrun); no-op otherwise
     sb.utils.distributed.ddp_init_group(run_opts)
@@ -295,6 +307,13 @@ def run_separation_recipe(
         shutil.copy(script, output_folder)
     run_on_main(_data_step, args=[prepare, hparams])
     train_data, valid_data, test_data = _data_step(build_datasets, hparams)
+    if hasattr(valid_data, "data") and hparams.get("checkpointer"):
+        # which validation set the checkpoints' scores are on
+        record = DataRecord(hparams["data_folder"], dataset_digest(valid_data))
+        hparams["checkpointer"].add_recoverable(
+            "data", record, optional_load=True
+        )
+        hparams["data_record"] = record
 
     brain = brain_class(
         modules=hparams["modules"],
@@ -334,6 +353,6 @@ def main(prepare, build_datasets, brain_class=SeparationBrain, argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         return run_separation_recipe(argv, prepare, build_datasets, brain_class)
-    except (RecipeError, CheckpointError) as err:
+    except (RecipeError, CheckpointError, DataMismatchError) as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(getattr(err, "exit_code", 1))

@@ -4,6 +4,7 @@ random model or mix up two corpora."""
 
 import csv
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -11,18 +12,21 @@ import soundfile as sf
 import speechbrain as sb
 import torch
 import yaml
+from recipe_runner import run_train
 from speechbrain.core import INTRA_EPOCH_CKPT_FLAG
 from speechbrain.lobes.models.dual_path import Decoder, Encoder
 from speechbrain.nnet.schedulers import StepScheduler
 from speechbrain.utils.epoch_loop import EpochCounter
 
 import speechbrain_galr.training.budget as budget
+from speechbrain_galr.data.corpus import prepare_wsj0mix
+from speechbrain_galr.data.demo_corpus import make_demo_corpus
 from speechbrain_galr.nnet.galr import GALR
 from speechbrain_galr.nnet.tasnet import TasNet
 from speechbrain_galr.training.brain import SeparationBrain
 from speechbrain_galr.training.checkpoints import AtomicCheckpointer
 from speechbrain_galr.training.options import RecipeDataError
-from speechbrain_galr.training.recipe import separation_csv_dataset
+from speechbrain_galr.training.recipe import main, separation_csv_dataset
 
 
 @pytest.fixture(autouse=True)
@@ -163,3 +167,109 @@ def test_nan_corpus_file_stops_before_training(tmp_path):
     sf.write(str(tmp_path / "bad.wav"), 0.1 * np.ones(800), 8000, "FLOAT")
     data = separation_csv_dataset(str(csv_path), 2, data_root=str(tmp_path))
     assert len(data) == 2
+
+
+RECIPE = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    "recipes",
+    "WSJ0Mix",
+    "separation",
+)
+TINY_RUN = [
+    "--num_blocks", "1", "--num_filters", "16", "--hidden_channels", "16",
+    "--num_heads", "2", "--segment_size", "20", "--reduced_segment_size",
+    "4", "--training_signal_len", "2000", "--num_workers", "0",
+    "--num_threads", "1", "--noprogressbar", "--save_audio", "False",
+    "--num_test_examples", "1", "--device", "cpu",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory):
+    """Two tiny wsj0-2mix corpora (other mixtures) and a copy of the
+    first one elsewhere (a moved corpus)."""
+    folder = tmp_path_factory.mktemp("corpora")
+    for name, seed in (("a", 0), ("b", 5)):
+        make_demo_corpus(str(folder / name), num_spks=2, num_speakers=10,
+                         utterances_per_speaker=2, num_mixtures=(4, 2, 2),
+                         num_valid_speakers=3, num_test_speakers=3,
+                         max_seconds=0.5, seed=seed)  # fmt: skip
+    shutil.copytree(folder / "a", folder / "moved")
+    names = ("a", "b", "moved")
+    return {name: str(folder / name / "2speakers") for name in names}
+
+
+def _error_line(stderr):
+    lines = stderr.strip().splitlines()
+    assert "Traceback" not in stderr, stderr[-3000:]
+    assert lines[-1].startswith("error: "), stderr[-3000:]
+    return lines[-1]
+
+
+@pytest.mark.parametrize(
+    "option, why",
+    [(["--test_only"], "--test_only trains nothing"),
+     (["--max_train_minutes", "0"], "--max_train_minutes 0 trains nothing")],
+)  # fmt: skip
+def test_nothing_to_test_is_refused(tmp_path, capsys, option, why):
+    """--test_only or a zero budget with no checkpoint used to test a
+    random model and write test_results.csv with exit status 0: now one
+    error line, exit status 2, and nothing written."""
+    out = tmp_path / "run"
+    argv = [os.path.join(RECIPE, "hparams", "galr-small.yaml"),
+            "--data_folder", str(tmp_path), "--output_folder", str(out),
+            *option]  # fmt: skip
+    with pytest.raises(SystemExit) as stop:
+        main(_never_called, _never_called, argv=argv)
+    assert stop.value.code == 2
+    line = _error_line(capsys.readouterr().err)
+    assert line == (
+        f"error: nothing to test: {why} and {out / 'save'} holds no "
+        "checkpoint (train first, or give the --output_folder of a trained "
+        "run)"
+    )
+    assert not out.exists()
+
+
+def _never_called(hparams):
+    raise AssertionError("the recipe went past the checks")
+
+
+def test_num_spks_below_the_corpus_sources_is_refused(corpora, tmp_path):
+    """--num_spks 1 on a 2-speaker corpus used to train without a word."""
+    with pytest.raises(ValueError, match=r"holds more sources than "
+                       r"num_spks=1 \(.*/tr/s2 exists\)"):  # fmt: skip
+        prepare_wsj0mix(corpora["a"], str(tmp_path), num_spks=1)
+    assert not list(tmp_path.iterdir())
+
+
+def test_resume_on_other_validation_data_is_refused(corpora, tmp_path):
+    """A run resumed on another corpus used to compare validation scores
+    of two validation sets; now it stops with one line (exit status 2)
+    before training, and a moved copy of the same corpus resumes with a
+    warning."""
+    out = str(tmp_path / "run")
+    args = ["hparams/galr-small.yaml", "--output_folder", out, *TINY_RUN]
+    run_train(RECIPE, args + ["--data_folder", corpora["a"],
+                              "--N_epochs", "1"])  # fmt: skip
+    proc = run_train(
+        RECIPE,
+        args + ["--data_folder", corpora["b"], "--N_epochs", "2"],
+        expect_success=False,
+    )
+    assert proc.returncode == 2
+    line = _error_line(proc.stderr)
+    assert line.startswith(
+        "error: the checkpoints of this output folder were validated on "
+        f"other data (data_folder {corpora['a']}, now {corpora['b']})"
+    )
+    with open(os.path.join(out, "curves.csv")) as f:
+        assert len(list(csv.DictReader(f))) == 1  # epoch 2 not trained
+    proc = run_train(RECIPE, args + ["--data_folder", corpora["moved"],
+                                     "--N_epochs", "2"])  # fmt: skip
+    assert (
+        f"the checkpoints were trained on data_folder {corpora['a']}; "
+        f"resuming on the same validation set in {corpora['moved']}"
+    ) in proc.stdout + proc.stderr
+    with open(os.path.join(out, "curves.csv")) as f:
+        assert len(list(csv.DictReader(f))) == 2
