@@ -13,6 +13,7 @@ Authors
  * speechbrain-galr contributors 2026
 """
 
+import difflib
 import math
 import os
 import re
@@ -47,11 +48,15 @@ Every key of the hparams file is an option (--key value).  Run options as
 SpeechBrain's below, except that --ckpt_interval_minutes takes fractions of
 a minute (0.5: a mid-epoch checkpoint every 30 s).  Renamed options (the
 old names are refused): dm_folder is base_folder_dm, segment_seconds is
-training_signal_len (samples), use_pit is the yaml's loss.  A bad option,
-or a rerun into an output folder trained with other model hyperparameters,
-stops the run before it writes anything; a file missing from the prepared
-CSVs stops it before training; each with one 'error:' line (exit status 2
-for options, 1 for data).
+training_signal_len (samples), use_pit is the yaml's loss.  A bad option, a
+yaml key that nothing reads or refers to (a mistyped one), a rerun into an
+output folder trained with other model hyperparameters, or --test_only /
+--max_train_minutes 0 with no checkpoint to test, stops the run before it
+writes anything; a file missing from the prepared CSVs or holding NaN
+samples, or a resume on other validation data than the checkpoints', stops
+it before training; each with one 'error:' line (exit status 2 for
+options, 1 for data).  A budget spent mid-epoch leaves the epoch open: the
+same command with a larger --max_train_minutes resumes it.
 """
 """Printed before SpeechBrain's ``--help``."""
 
@@ -149,6 +154,27 @@ def parse_recipe_arguments(argv):
     return hparams_file, run_opts, overrides
 
 
+def close_match(key, candidates):
+    """`` (did you mean X?)`` for the closest candidate, or ``""``.
+
+    Example
+    -------
+    >>> close_match("max_train_minute", ["max_train_minutes", "lr"])
+    ' (did you mean max_train_minutes?)'
+    """
+    matches = difflib.get_close_matches(str(key), sorted(candidates), n=1)
+    return f" (did you mean {matches[0]}?)" if matches else ""
+
+
+def _yaml_keys(hparams_file):
+    try:
+        with open(hparams_file, encoding="utf-8") as fin:
+            document = ruamel.yaml.YAML().load(fin)
+    except Exception:  # noqa: BLE001 (only for a suggestion)
+        return []
+    return list(document) if isinstance(document, dict) else []
+
+
 def _override_keys(overrides):
     try:
         parsed = yaml.safe_load(overrides) if overrides else None
@@ -204,8 +230,10 @@ def load_recipe_hparams(hparams_file, overrides):
     except KeyError as err:
         unknown = re.search(r"Override '([^']+)' not found", str(err))
         if unknown:
+            hint = close_match(unknown[1], _yaml_keys(hparams_file))
             raise RecipeError(
-                f"unknown option --{unknown[1]}: {hparams_file} has no such key"
+                f"unknown option --{unknown[1]}: {hparams_file} has no such "
+                f"key{hint}"
             ) from err
         raise RecipeError(f"cannot load {hparams_file}: {err}") from err
     except Exception as err:  # yaml syntax, module arguments, imports

@@ -34,6 +34,7 @@ from speechbrain_galr.training.data_record import (
     DataRecord,
     dataset_digest,
 )
+from speechbrain_galr.training.hparam_keys import check_yaml_keys
 from speechbrain_galr.training.options import (
     RecipeDataError,
     RecipeError,
@@ -258,7 +259,7 @@ def _data_step(step, *args):
 
 
 def run_separation_recipe(
-    argv, prepare, build_datasets, brain_class=SeparationBrain
+    argv, prepare, build_datasets, brain_class=SeparationBrain, known_keys=()
 ):
     """Prepares the data, trains, and tests a separation model.
 
@@ -280,6 +281,11 @@ def run_separation_recipe(
         test datasets.
     brain_class : type
         ``SeparationBrain`` or a subclass.
+    known_keys : iterable of str
+        The yaml keys that ``prepare``, ``build_datasets`` or
+        ``brain_class`` read besides those of
+        :data:`~speechbrain_galr.training.hparam_keys.CODE_KEYS` (a key
+        that nothing reads or refers to is refused as mistyped).
 
     Returns
     -------
@@ -288,6 +294,7 @@ def run_separation_recipe(
     """
     hparams_file, run_opts, overrides = parse_recipe_arguments(argv)
     # before the yaml builds its objects, which make the output folders
+    check_yaml_keys(hparams_file, known_keys)
     resolved = resolved_hparams(hparams_file, overrides)
     if resolved is not None:
         check_something_to_test(resolved, run_opts)
@@ -338,21 +345,29 @@ def run_separation_recipe(
     return brain
 
 
-def main(prepare, build_datasets, brain_class=SeparationBrain, argv=None):
+def main(
+    prepare,
+    build_datasets,
+    brain_class=SeparationBrain,
+    argv=None,
+    known_keys=(),
+):
     """A recipe's command line: :func:`run_separation_recipe`, whose
     errors about options, data and checkpoints are printed as one
     ``error:`` line (exit status 2 for options, 1 for data).
 
     Arguments
     ---------
-    prepare, build_datasets, brain_class
+    prepare, build_datasets, brain_class, known_keys
         See :func:`run_separation_recipe`.
     argv : list of str or None
         The command line; ``sys.argv[1:]`` by default.
     """
     argv = sys.argv[1:] if argv is None else argv
     try:
-        return run_separation_recipe(argv, prepare, build_datasets, brain_class)
+        return run_separation_recipe(
+            argv, prepare, build_datasets, brain_class, known_keys
+        )
     except (RecipeError, CheckpointError, DataMismatchError) as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(getattr(err, "exit_code", 1))
