@@ -25,6 +25,11 @@ from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 from speechbrain_galr.atomic_files import write_text_atomic
 from speechbrain_galr.errors import GALRError
+from speechbrain_galr.training.option_values import (
+    OptionValueError,
+    check_option_values,
+    check_override_values,
+)
 
 RENAMED_OPTIONS = {
     "segment_seconds": "training_signal_len (in samples: 32000 is 4 s at "
@@ -180,7 +185,9 @@ def load_recipe_hparams(hparams_file, overrides):
     ------
     RecipeError
         The file is missing, an option is unknown or renamed (see
-        :data:`RENAMED_OPTIONS`), or the yaml does not build.
+        :data:`RENAMED_OPTIONS`), the yaml does not build, or a numeric
+        option has a value the run cannot use (see
+        :mod:`~speechbrain_galr.training.option_values`).
 
     Example
     -------
@@ -199,6 +206,10 @@ def load_recipe_hparams(hparams_file, overrides):
         if key in RENAMED_OPTIONS:
             raise RecipeError(_renamed(key))
     try:
+        check_override_values(overrides)  # before the yaml builds
+    except OptionValueError as err:
+        raise RecipeError(str(err)) from err
+    try:
         with open(hparams_file, encoding="utf-8") as fin:
             hparams = load_hyperpyyaml(fin, overrides)
     except KeyError as err:
@@ -216,6 +227,10 @@ def load_recipe_hparams(hparams_file, overrides):
     for key in RENAMED_OPTIONS:
         if key in hparams:
             raise RecipeError(f"{hparams_file}: {_renamed(key)}")
+    try:
+        check_option_values(hparams)  # --batch_size 0, --lr abc ...
+    except OptionValueError as err:
+        raise RecipeError(str(err)) from err
     return hparams
 
 
