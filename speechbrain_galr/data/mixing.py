@@ -38,14 +38,13 @@ from speechbrain_galr.atomic_files import write_text_atomic
 from speechbrain_galr.audio import write_wav
 from speechbrain_galr.data.corpus import draw_speaker_crops, split_speakers
 from speechbrain_galr.data.mixing_checks import (
-    MixingError,
     check_mixing_options,
     corpus_root,
     refuse_existing_splits,
     remove_splits,
+    run_corpus_command,
     split_corpora,
 )
-from speechbrain_galr.errors import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -362,14 +361,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     counts = {"tr": args.num_train, "cv": args.num_valid, "tt": args.num_test}
-    try:
-        return _make_corpus(args, counts)
-    except MixingError as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
-        return err.exit_code
-    except (ValueError, OSError) as err:
-        print(f"error: {one_line(err)}", file=sys.stderr)
-        return 1
+    return run_corpus_command(_make_corpus, args, counts)
 
 
 def _make_corpus(args, counts):
@@ -395,7 +387,6 @@ def _make_corpus(args, counts):
         replace_splits=taken,
     )
     print(root)
-    return 0
 
 
 if __name__ == "__main__":

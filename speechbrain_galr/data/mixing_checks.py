@@ -6,6 +6,8 @@ in tracebacks of NumPy or of the audio reader), :func:`split_corpora`
 splits with fewer speakers than a mixture needs, and
 :func:`refuse_existing_splits` a second corpus written into the folder of
 a first (its mixtures were silently added to the first's).
+:func:`run_corpus_command` runs a corpus maker's command line with these
+errors, and those of the data (a missing folder), as one ``error:`` line.
 
 Authors
  * speechbrain-galr contributors 2026
@@ -13,6 +15,7 @@ Authors
 
 import os
 import shutil
+import sys
 
 from speechbrain_galr.data.corpus import SpeakerCorpus
 from speechbrain_galr.errors import GALRError, one_line
@@ -31,9 +34,22 @@ class MixingOptionError(MixingError):
     exit_code = 2
 
 
-def check_mixing_options(num_mixtures, num_spks, sample_rate, max_seconds):
+def check_mixing_options(
+    num_mixtures, num_spks, sample_rate, max_seconds, separator="_"
+):
     """Raises :class:`MixingOptionError` for option values that no corpus
     can be made with, before anything is read or written.
+
+    Arguments
+    ---------
+    num_mixtures : dict
+        Split name to the number of mixtures.
+    num_spks, sample_rate, max_seconds
+        As :func:`speechbrain_galr.data.mixing.create_mixtures` takes them.
+    separator : str
+        Between the words of the option names in the messages: ``_``
+        (``--num_spks``) or ``-`` (``--sample-rate``, the recipes'
+        corpus scripts).
 
     Example
     -------
@@ -44,22 +60,26 @@ def check_mixing_options(num_mixtures, num_spks, sample_rate, max_seconds):
     speechbrain_galr.data.mixing_checks.MixingOptionError: --max_seconds \
 must be at least one sample (1/8000 s), got 0
     """
+
+    def flag(name):
+        return "--" + name.replace("_", separator)
+
     if isinstance(num_spks, bool) or not isinstance(num_spks, int):
-        raise MixingOptionError(f"--num_spks must be a whole number >= 2, "
-                                f"got {num_spks!r}")  # fmt: skip
-    if num_spks < 2:
+        num_spks = repr(num_spks)  # the message below names it
+    if isinstance(num_spks, str) or num_spks < 2:
         raise MixingOptionError(
-            f"--num_spks must be >= 2 (sources per mixture), got {num_spks}"
+            f"{flag('num_spks')} must be a whole number >= 2 (sources per "
+            f"mixture), got {num_spks}"
         )
     if not isinstance(sample_rate, int) or sample_rate < 1000:
         raise MixingOptionError(
-            f"--sample_rate must be a whole number of Hz >= 1000, got "
-            f"{sample_rate!r}"
+            f"{flag('sample_rate')} must be a whole number of Hz >= 1000, "
+            f"got {sample_rate!r}"
         )
     if max_seconds is not None and not max_seconds * sample_rate >= 1:
         raise MixingOptionError(
-            f"--max_seconds must be at least one sample (1/{sample_rate} s), "
-            f"got {max_seconds:g}"
+            f"{flag('max_seconds')} must be at least one sample "
+            f"(1/{sample_rate} s), got {max_seconds:g}"
         )
     for split, count in num_mixtures.items():
         if not isinstance(count, int) or count < 0:
@@ -163,3 +183,25 @@ def remove_splits(root, splits):
         path = os.path.join(root, split)
         if os.path.isdir(path):
             shutil.rmtree(path)
+
+
+def run_corpus_command(make, *args, **kwargs):
+    """Runs ``make(*args, **kwargs)`` for a command line; returns its exit
+    status: 0, or 1 (2 for a :class:`MixingOptionError`) after printing
+    the error as one ``error:`` line (a missing or empty folder, a bad
+    option value, a corpus in the way).
+
+    Example
+    -------
+    >>> import contextlib
+    >>> with contextlib.redirect_stderr(sys.stdout):
+    ...     run_corpus_command(os.listdir, "no/such/folder")
+    error: [Errno 2] No such file or directory: 'no/such/folder'
+    1
+    """
+    try:
+        make(*args, **kwargs)
+    except (GALRError, ValueError, OSError) as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return getattr(err, "exit_code", 1)
+    return 0

@@ -40,7 +40,7 @@ def _run(capsys, *argv):
 @pytest.mark.parametrize(
     "options, status, message",
     [
-        (["--num_spks", "0"], 2, "--num_spks must be >= 2"),
+        (["--num_spks", "0"], 2, "--num_spks must be a whole number >= 2"),
         (["--num_spks", "30"], 1, "--num_spks 30 mixes 30 different"),
         (["--sample_rate", "0"], 2, "--sample_rate must be"),
         (["--max_seconds", "0"], 2, "--max_seconds must be at least one"),
