@@ -56,6 +56,25 @@ class AudioNotFoundError(AudioInputError, FileNotFoundError):
     """Raised when an audio file does not exist."""
 
 
+class ResamplerUnavailableError(GALRError, ImportError):
+    """Raised when a signal must be resampled and ``soxr`` is not
+    installed (an exported model's ``custom_interface.py`` loads with
+    SpeechBrain alone, which does not install it)."""
+
+
+def _import_soxr(orig_freq, new_freq):
+    """``soxr``, or a one-line error that says how to install it."""
+    try:
+        import soxr
+    except ImportError as err:
+        raise ResamplerUnavailableError(
+            f"resampling from {orig_freq} Hz to {new_freq} Hz needs the "
+            "soxr package, which is not installed: pip install soxr (or "
+            "give audio at the model's rate)"
+        ) from err
+    return soxr
+
+
 def check_audio_path(path):
     """Raises :class:`AudioInputError` unless ``path`` is a non-empty file.
 
@@ -379,7 +398,7 @@ class StreamResampler:
             # imported here: custom_interface.py of an exported model must
             # load with only speechbrain installed (soxr is needed only for
             # files at another rate)
-            import soxr
+            soxr = _import_soxr(self.orig_freq, self.new_freq)
 
             self._stream = soxr.ResampleStream(
                 self.orig_freq, self.new_freq, self.channels, dtype="float32"
