@@ -4,8 +4,9 @@
 resolved here before SpeechBrain sees them, so that a bad value gives a
 one-line error instead of a traceback from deep inside torch:
 
-* ``device``: ``cpu``, ``cuda``, ``cuda:N`` (or any torch device type);
-  CUDA must be available when asked for;
+* ``device``: ``cpu``, ``cuda``, ``cuda:N`` (or ``mps``, ``xpu``); the
+  backend must be available here (``meta`` and other device types that
+  cannot run a model are refused);
 * ``precision``: ``fp32``, ``bf16``, ``fp16`` (``torch.autocast`` around the
   model, SpeechBrain's ``Pretrained`` does it) or ``auto``: bf16 on a CPU
   with fast bf16 instructions (x86 AVX512-BF16 or AMX-BF16, Arm BF16),
@@ -49,8 +50,26 @@ def cpu_has_fast_bf16(cpuinfo="/proc/cpuinfo"):
     return any(flag in flags for flag in _BF16_CPU_FLAGS)
 
 
+RUNNING_DEVICES = {
+    "cpu": "the CPU",
+    "cuda": "CUDA",
+    "mps": "MPS (Apple GPU)",
+    "xpu": "XPU (Intel GPU)",
+}
+"""Device types that run the model (``meta`` holds no data, ``xla`` and
+others need code this package does not have)."""
+
+
+def _available(kind):
+    """Whether the ``mps`` or ``xpu`` backend of torch can run here."""
+    if kind == "mps":
+        return bool(torch.backends.mps.is_available())
+    return bool(getattr(torch, "xpu", None) and torch.xpu.is_available())
+
+
 def check_device(device):
-    """Returns ``device`` as a string, or raises a one-line ValueError.
+    """Returns ``device`` as a string, or raises a one-line ValueError:
+    unknown, unable to run a model (``meta``), or not available here.
 
     Example
     -------
@@ -60,6 +79,10 @@ def check_device(device):
     Traceback (most recent call last):
     ...
     ValueError: unknown device 'gpu': use cpu, cuda or cuda:N
+    >>> check_device("meta")
+    Traceback (most recent call last):
+    ...
+    ValueError: device 'meta' cannot run the model: use cpu, cuda or cuda:N
     """
     if device is None:
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -69,6 +92,15 @@ def check_device(device):
         raise ValueError(
             f"unknown device {device!r}: use cpu, cuda or cuda:N"
         ) from err
+    if parsed.type not in RUNNING_DEVICES:
+        raise ValueError(
+            f"device {device!r} cannot run the model: use cpu, cuda or cuda:N"
+        )
+    if parsed.type in ("mps", "xpu") and not _available(parsed.type):
+        raise ValueError(
+            f"device {device!r} asked for, but {RUNNING_DEVICES[parsed.type]} "
+            "is not available here (or torch was built without it): use cpu"
+        )
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(
