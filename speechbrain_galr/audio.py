@@ -26,6 +26,7 @@ Authors
 import collections
 import math
 import os
+import stat
 import struct
 
 import numpy as np
@@ -90,10 +91,45 @@ def check_audio_path(path):
         raise AudioNotFoundError(f"audio file not found: {path}")
     if os.path.isdir(path):
         raise AudioInputError(f"expected an audio file, got a folder: {path}")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        # a FIFO or a piped /dev/stdin: its size says 0, and the reader
+        # needs to seek (header, length, a second pass)
+        raise AudioInputError(
+            f"cannot read audio file {path}: it is a pipe or a device, not "
+            "a regular file; save the audio to a file first"
+        )
     if os.path.getsize(path) == 0:
         raise AudioInputError(
             f"cannot read audio file {path}: it is empty (0 bytes)"
         )
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError as err:
+        raise AudioInputError(
+            f"cannot read audio file {path}: permission denied"
+        ) from err
+
+
+def sound_write_problem(err):
+    """What a failed soundfile write says, with libsndfile's "System
+    error." replaced by the system's reason (ENOSPC: "No space left on
+    device"), which libsndfile leaves in errno.
+
+    Example
+    -------
+    >>> try:
+    ...     sf.SoundFile("/dev/full", "w", 8000, 1, format="WAV")
+    ... except sf.LibsndfileError as err:
+    ...     print(sound_write_problem(err))
+    No space left on device
+    """
+    text = getattr(err, "error_string", None) or str(err)
+    if "System error" in text:
+        code = sf._ffi.errno  # errno of libsndfile's failed call
+        if code:
+            return os.strerror(code)
+    return text
 
 
 def _wav_header_frames(path):
@@ -462,4 +498,9 @@ def write_wav(path, signal, sample_rate, subtype="PCM_16"):
     if torch.is_tensor(signal):
         signal = signal.detach().cpu().numpy()
     with atomic_path(path) as tmp:
-        sf.write(tmp, signal, sample_rate, subtype=subtype, format="WAV")
+        try:
+            sf.write(tmp, signal, sample_rate, subtype=subtype, format="WAV")
+        except sf.LibsndfileError as err:
+            raise OSError(
+                f"cannot write {path}: {sound_write_problem(err)}"
+            ) from err

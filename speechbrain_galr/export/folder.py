@@ -187,10 +187,20 @@ def _check_destination(dest, overwrite):
 
 
 def _choose_checkpoint(output_folder, checkpoint, max_key, min_key):
-    """The checkpoint to export and its states: the one named, or the
-    best that loads (a damaged best falls back to the next, with a
+    """The checkpoint to export and its states: the one named (a path, or
+    a bare ``CKPT+...`` name of the run's ``save`` folder), or the best
+    that loads (a damaged best falls back to the next, with a
     warning)."""
     if checkpoint is not None:
+        checkpoint = os.fspath(checkpoint)
+        in_save = os.path.join(output_folder, "save", checkpoint)
+        if not os.path.exists(checkpoint) and os.path.isdir(in_save):
+            checkpoint = in_save  # a bare CKPT+... name, as ls save/ shows
+        if not os.path.isdir(checkpoint):
+            raise ExportError(
+                f"checkpoint not found: {checkpoint} (give a CKPT+* folder "
+                f"of {os.path.join(output_folder, 'save')}, by path or name)"
+            )
         found = find_named_checkpoint(checkpoint)
         return found, load_checkpoint_states(found)
     return load_best_checkpoint(

@@ -22,7 +22,7 @@ import os
 import torch
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.data_utils import split_path
-from speechbrain.utils.fetching import LocalStrategy, fetch
+from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_galr.audio import (
@@ -38,14 +38,16 @@ from speechbrain_galr.inference.chunked import (
     shows_progress,
 )
 from speechbrain_galr.inference.file_separation import OutputSet, input_name
-from speechbrain_galr.inference.mixture_input import (
-    checked_mixtures,
-)
+from speechbrain_galr.inference.mixture_input import checked_mixtures
 from speechbrain_galr.inference.run_options import resolve_run_opts
-from speechbrain_galr.inference.user_paths import resolve_source
+from speechbrain_galr.inference.user_paths import (
+    resolve_source,
+    url_download_folder,
+)
 from speechbrain_galr.nnet.tasnet import TasNet
 
 logger = get_logger(__name__)
+URL_FETCH = FetchConfig(overwrite=True)
 
 
 def _peak_normalize(sources, eps=1e-8):
@@ -304,12 +306,16 @@ class GALRSeparation(Pretrained):
             return path  # a local file: nothing to resolve
         path = resolve_source(path, "audio file", AudioNotFoundError)
         source, filename = split_path(path)
+        config = FetchConfig()
+        if "://" in path:  # downloaded afresh into a folder of its own
+            savedir, config = url_download_folder(path, savedir), URL_FETCH
         try:
             local = fetch(
                 filename,
                 source=source,
                 savedir=savedir,
                 local_strategy=LocalStrategy.SYMLINK,
+                fetch_config=config,
             )
         except Exception as err:
             raise AudioNotFoundError(
