@@ -31,7 +31,7 @@ OPTION_RULES = {
     "num_workers": COUNT,
     "num_spks": POSITIVE_INT,
     "sample_rate": POSITIVE_INT,
-    "N_epochs": POSITIVE_INT,
+    "N_epochs": COUNT,
     "training_signal_len": POSITIVE_INT,
     "window_length": POSITIVE_INT,
     "num_filters": POSITIVE_INT,

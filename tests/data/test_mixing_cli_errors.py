@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from speechbrain_galr.data import mixing
+from speechbrain_galr.data import demo_corpus, mixing
 from speechbrain_galr.data.mixing import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -129,3 +129,23 @@ def test_old_module_path_runs_as_a_command(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "speaker_folder" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--num_spks", "0"], "--num_spks must be a whole number >= 2"),
+        (["--num_speakers", "1"], "--num_speakers 1: 1 names are too few"),
+        (["--max_seconds", "0"], "--max_seconds must be at least one"),
+        (["--utterances_per_speaker", "0"], "--utterances_per_speaker must"),
+    ],
+)
+def test_demo_corpus_options_are_one_line(tmp_path, capsys, options, message):
+    """``python -m speechbrain_galr.data.demo_corpus`` made its synthetic
+    speakers, then stopped with a traceback."""
+    out = tmp_path / "demo"
+    assert demo_corpus.main(["--out", str(out), *options]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert message in lines[0]
+    assert not out.exists()
