@@ -159,6 +159,12 @@ def test_unwritable_out_stops_before_the_model_loads(
                      "is a file"]  # fmt: skip
 
 
+def test_empty_out_is_named(model_dir, wav, tmp_path):
+    status, lines, _ = _separate(wav, model_dir, "")
+    assert status == 1
+    assert lines == ["error: the output folder is an empty path ('')"]
+
+
 def test_bare_checkpoint_name_is_found_in_save(recipe, tmp_path):
     name = next(n for n in os.listdir(recipe / "save") if n.startswith("CKPT"))
     out = str(tmp_path / "m")

@@ -95,6 +95,8 @@ def check_writable(out_dir):
     """Raises OSError when ``out_dir`` cannot be made or written to: a
     link to nothing (``os.makedirs`` said only "File exists"), or no
     write permission on it or on the folder it would be made in."""
+    if not out_dir:
+        raise FileNotFoundError("the output folder is an empty path ('')")
     if os.path.islink(out_dir) and not os.path.exists(out_dir):
         raise FileNotFoundError(
             f"output folder {out_dir} is a link to {os.readlink(out_dir)}, "

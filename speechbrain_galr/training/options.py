@@ -24,6 +24,7 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 from speechbrain_galr.atomic_files import write_text_atomic
+from speechbrain_galr.devices import check_device
 from speechbrain_galr.errors import GALRError
 from speechbrain_galr.training.option_values import (
     OptionValueError,
@@ -150,6 +151,10 @@ def parse_recipe_arguments(argv):
         if value is not None:
             extra.append(f"{name}: {_minutes(name, value)!r}")
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    try:  # --device meta, or cuda without a GPU: before anything is built
+        check_device(run_opts.get("device", "cpu"))
+    except ValueError as err:
+        raise RecipeError(f"--device: {err}") from err
     overrides = "\n".join(([overrides] if overrides else []) + extra)
     return hparams_file, run_opts, overrides
 
@@ -220,6 +225,9 @@ def load_recipe_hparams(hparams_file, overrides):
             ) from err
         raise RecipeError(f"cannot load {hparams_file}: {err}") from err
     except Exception as err:  # yaml syntax, module arguments, imports
+        twice = re.search(r'found duplicate key "([^"]+)"', str(err))
+        if twice:
+            raise RecipeError(f"--{twice[1]} is given twice") from err
         raise RecipeError(
             f"cannot load {hparams_file} with these options: "
             f"{type(err).__name__}: {one_line(err)}"

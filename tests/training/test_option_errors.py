@@ -32,6 +32,8 @@ def _never_called(hparams):
         ("--num_heads=0", "--num_heads must be a whole number >= 1, got 0"),
         ("--sample_rate=0", "--sample_rate must be a whole number >= 1"),
         ("--batch_size=1.5", "--batch_size must be a whole number >= 1"),
+        ("--device=meta", "--device: device 'meta' cannot run the model"),
+        ("--data_folder=/x", "--data_folder is given twice"),
     ],
 )
 def test_bad_option_value_is_one_line_before_writing(
@@ -64,3 +66,22 @@ def test_a_bad_value_in_the_yaml_itself_is_named(tmp_path):
         bad.write_text(fin.read().replace("batch_size: 1", "batch_size: 0"))
     with pytest.raises(RecipeError, match="--batch_size must be"):
         load_recipe_hparams(str(bad), f"data_folder: {tmp_path}")
+
+
+def test_cuda_without_a_gpu_is_one_line(tmp_path, capsys, monkeypatch):
+    """--device cuda on a machine without CUDA ended in a 42-line
+    traceback ("Found no NVIDIA driver") after the folder was made."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "run"
+    argv = [GALR_YAML, "--data_folder", str(tmp_path),
+            "--output_folder", str(out), "--device", "cuda"]  # fmt: skip
+    with pytest.raises(SystemExit) as stop:
+        main(_never_called, _never_called, argv=argv)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --device: device 'cuda' asked for, but CUDA is not "
+        "available here (no GPU, or torch built without CUDA): use cpu"
+    )
+    assert not out.exists()
