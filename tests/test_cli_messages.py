@@ -219,3 +219,24 @@ def test_mixture_by_url_is_downloaded(
     assert _last_error(lines).startswith(
         f"error: audio file not found: {base}/a/nosuch.wav"
     )
+
+
+def test_two_urls_with_one_file_name_are_not_mixed_up(
+    model_dir, tmp_path, http_folder
+):
+    """Two URLs ending in mix.wav, fetched into one --savedir: the second
+    run separated the first's file (SpeechBrain's fetcher reuses a file
+    of the same name in savedir)."""
+    www, base = http_folder
+    for sub, seed in (("a", 0), ("b", 1)):
+        os.makedirs(www / sub)
+        noise = np.random.default_rng(seed).normal(0, 0.1, 4000)
+        sf.write(str(www / sub / "mix.wav"), noise, 8000)
+    outputs = []
+    for sub in ("a", "b"):
+        out = tmp_path / f"out_{sub}"
+        url, savedir = f"{base}/{sub}/mix.wav", str(tmp_path / "dl")
+        status, lines, _ = _separate(url, model_dir, out, "--savedir", savedir)
+        assert status == 0, lines
+        outputs.append((out / "mix_source1.wav").read_bytes())
+    assert outputs[0] != outputs[1]
