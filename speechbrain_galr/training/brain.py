@@ -206,6 +206,9 @@ class SeparationBrain(TrainingBudgetBrain):
         mix, mix_lens, targets = self._signals(batch)
         if stage == sb.Stage.TRAIN:
             mix, mix_lens, targets = self._training_crop(mix, mix_lens, targets)
+        elif stage == sb.Stage.TEST:
+            # the test record needs the mixtures: read once, kept here
+            self._test_mixtures = (mix, mix_lens)
         # the TasNet (speechbrain_galr.nnet.tasnet), called as it is so that a
         # DDP wrapper synchronises gradients; no host sync on the lengths
         estimates = self.modules.model(mix, mix_lens)
@@ -219,7 +222,7 @@ class SeparationBrain(TrainingBudgetBrain):
         loss_fn = getattr(self.hparams, "loss", get_si_snr_with_pitwrapper)
         loss = loss_fn(targets, estimates)
         if stage == sb.Stage.TEST:
-            mix, mix_lens, _ = self._signals(batch)
+            mix, mix_lens = self._test_mixtures
             self.test_results.append(
                 batch.id, mix, mix_lens, targets, estimates
             )

@@ -211,7 +211,7 @@ def _data_step(step, *args):
 
 
 def run_separation_recipe(
-    argv, prepare, build_datasets, brain_class=SeparationBrain
+    argv, prepare, build_datasets=None, brain_class=SeparationBrain
 ):
     """Prepares the data, trains, and tests a separation model.
 
@@ -228,9 +228,10 @@ def run_separation_recipe(
     prepare : callable
         ``prepare(hparams)`` writes the data files (CSVs); it runs on the
         main process only, the others wait for it.
-    build_datasets : callable
+    build_datasets : callable or None
         ``build_datasets(hparams)`` returns the training, validation and
-        test datasets.
+        test datasets; None: :func:`csv_or_dynamic_datasets` (the prepared
+        CSVs, or dynamic mixing).
     brain_class : type
         ``SeparationBrain`` or a subclass.
 
@@ -254,6 +255,7 @@ def run_separation_recipe(
     if script and if_main_process():
         shutil.copy(script, output_folder)
     run_on_main(_data_step, args=[prepare, hparams])
+    build_datasets = build_datasets or csv_or_dynamic_datasets
     train_data, valid_data, test_data = _data_step(build_datasets, hparams)
 
     brain = brain_class(
@@ -279,7 +281,7 @@ def run_separation_recipe(
     return brain
 
 
-def main(prepare, build_datasets, brain_class=SeparationBrain, argv=None):
+def main(prepare, build_datasets=None, brain_class=SeparationBrain, argv=None):
     """A recipe's command line: :func:`run_separation_recipe`, whose
     errors about options, data and checkpoints are printed as one
     ``error:`` line (exit status 2 for options, 1 for data).
