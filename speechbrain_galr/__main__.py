@@ -48,7 +48,8 @@ what is left on disk:
   and SIGTERM; one left by kill -9 is removed by the next run into OUT.
 
 paths:
-  an existing path is used as it is; a missing path that looks local
+  an existing path is used as it is (--model must be a folder, not a
+  file); a missing path that looks local
   (starts with / . or ~, or its first folder exists here) is "not found" at
   once; owner/name (--model) or owner/name/file (MIXTURE) is looked up on
   the hub once (a few seconds), then fetched.
@@ -202,8 +203,9 @@ def add_separate_parser(sub):
     )
     sep.add_argument(
         "mixture",
-        help="audio file to separate: a local path, a URL, or a file of a "
-        "hub repository (owner/name/file.wav)",
+        help="audio file to separate: a local path, a URL (downloaded "
+        "afresh into --savedir, by default ~/.cache/speechbrain_galr/"
+        "downloads), or a file of a hub repository (owner/name/file.wav)",
     )
     sep.add_argument(
         "--model",
@@ -255,7 +257,9 @@ def add_separate_parser(sub):
     sep.add_argument(
         "--savedir",
         default=None,
-        help="where to keep links to the model files (default: none)",
+        help="where to keep links to the model files and a downloaded "
+        "MIXTURE (default: none, and ~/.cache/speechbrain_galr/downloads "
+        "for a URL)",
     )
     sep.add_argument(
         "--plot",

@@ -26,6 +26,7 @@ Authors
 import collections
 import math
 import os
+import stat
 import struct
 
 import numpy as np
@@ -56,6 +57,25 @@ class AudioNotFoundError(AudioInputError, FileNotFoundError):
     """Raised when an audio file does not exist."""
 
 
+class ResamplerUnavailableError(GALRError, ImportError):
+    """Raised when a signal must be resampled and ``soxr`` is not
+    installed (an exported model's ``custom_interface.py`` loads with
+    SpeechBrain alone, which does not install it)."""
+
+
+def _import_soxr(orig_freq, new_freq):
+    """``soxr``, or a one-line error that says how to install it."""
+    try:
+        import soxr
+    except ImportError as err:
+        raise ResamplerUnavailableError(
+            f"resampling from {orig_freq} Hz to {new_freq} Hz needs the "
+            "soxr package, which is not installed: pip install soxr (or "
+            "give audio at the model's rate)"
+        ) from err
+    return soxr
+
+
 def check_audio_path(path):
     """Raises :class:`AudioInputError` unless ``path`` is a non-empty file.
 
@@ -71,10 +91,45 @@ def check_audio_path(path):
         raise AudioNotFoundError(f"audio file not found: {path}")
     if os.path.isdir(path):
         raise AudioInputError(f"expected an audio file, got a folder: {path}")
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        # a FIFO or a piped /dev/stdin: its size says 0, and the reader
+        # needs to seek (header, length, a second pass)
+        raise AudioInputError(
+            f"cannot read audio file {path}: it is a pipe or a device, not "
+            "a regular file; save the audio to a file first"
+        )
     if os.path.getsize(path) == 0:
         raise AudioInputError(
             f"cannot read audio file {path}: it is empty (0 bytes)"
         )
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError as err:
+        raise AudioInputError(
+            f"cannot read audio file {path}: permission denied"
+        ) from err
+
+
+def sound_write_problem(err):
+    """What a failed soundfile write says, with libsndfile's "System
+    error." replaced by the system's reason (ENOSPC: "No space left on
+    device"), which libsndfile leaves in errno.
+
+    Example
+    -------
+    >>> try:
+    ...     sf.SoundFile("/dev/full", "w", 8000, 1, format="WAV")
+    ... except sf.LibsndfileError as err:
+    ...     print(sound_write_problem(err))
+    No space left on device
+    """
+    text = getattr(err, "error_string", None) or str(err)
+    if "System error" in text:
+        code = sf._ffi.errno  # errno of libsndfile's failed call
+        if code:
+            return os.strerror(code)
+    return text
 
 
 def _wav_header_frames(path):
@@ -379,7 +434,7 @@ class StreamResampler:
             # imported here: custom_interface.py of an exported model must
             # load with only speechbrain installed (soxr is needed only for
             # files at another rate)
-            import soxr
+            soxr = _import_soxr(self.orig_freq, self.new_freq)
 
             self._stream = soxr.ResampleStream(
                 self.orig_freq, self.new_freq, self.channels, dtype="float32"
@@ -443,4 +498,9 @@ def write_wav(path, signal, sample_rate, subtype="PCM_16"):
     if torch.is_tensor(signal):
         signal = signal.detach().cpu().numpy()
     with atomic_path(path) as tmp:
-        sf.write(tmp, signal, sample_rate, subtype=subtype, format="WAV")
+        try:
+            sf.write(tmp, signal, sample_rate, subtype=subtype, format="WAV")
+        except sf.LibsndfileError as err:
+            raise OSError(
+                f"cannot write {path}: {sound_write_problem(err)}"
+            ) from err

@@ -119,8 +119,13 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder):
             )
         if fullname not in MOVED:
             return None
+        # the new module's file as origin: ``python -m OLD_NAME`` sets
+        # sys.argv[0] to it (None ended argparse's help in a TypeError)
+        new_spec = importlib.util.find_spec(MOVED[fullname])
         return importlib.util.spec_from_loader(
-            fullname, _AliasLoader(MOVED[fullname])
+            fullname,
+            _AliasLoader(MOVED[fullname]),
+            origin=getattr(new_spec, "origin", None),
         )
 
 

@@ -21,13 +21,20 @@ Authors
 import argparse
 import logging
 import os
+import sys
 
 import numpy as np
 from tqdm import tqdm
 
 from speechbrain_galr.audio import write_wav
+from speechbrain_galr.data.audio_clips import split_names
 from speechbrain_galr.data.corpus import split_speakers
 from speechbrain_galr.data.mixing import create_mixtures
+from speechbrain_galr.data.mixing_checks import (
+    MixingOptionError,
+    check_mixing_options,
+    run_corpus_command,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -231,6 +238,23 @@ def make_demo_corpus(
     ...     sorted(os.listdir(root + "/wav8k/min"))
     ['cv', 'tr', 'tt']
     """
+    # before any file is written: options no corpus can be made with
+    check_mixing_options(
+        dict(zip(("tr", "cv", "tt"), num_mixtures)), num_spks, 8000, max_seconds
+    )
+    try:
+        split_names(
+            range(num_speakers), num_valid_speakers, num_test_speakers, 2
+        )
+    except ValueError as err:
+        raise MixingOptionError(
+            f"--num_speakers {num_speakers}: {err}"
+        ) from None
+    if utterances_per_speaker < 1:
+        raise MixingOptionError(
+            "--utterances_per_speaker must be >= 1, got "
+            f"{utterances_per_speaker}"
+        )
     speaker_folder = os.path.join(out_folder, "speakers")
     if not os.path.isdir(speaker_folder):
         make_speakers(
@@ -270,17 +294,21 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    root = make_demo_corpus(
-        args.out,
-        num_spks=args.num_spks,
-        num_speakers=args.num_speakers,
-        utterances_per_speaker=args.utterances_per_speaker,
-        num_mixtures=tuple(args.num_mixtures),
-        max_seconds=args.max_seconds,
-        seed=args.seed,
-    )
-    print(root)
+
+    def make():
+        root = make_demo_corpus(
+            args.out,
+            num_spks=args.num_spks,
+            num_speakers=args.num_speakers,
+            utterances_per_speaker=args.utterances_per_speaker,
+            num_mixtures=tuple(args.num_mixtures),
+            max_seconds=args.max_seconds,
+            seed=args.seed,
+        )
+        print(root)
+
+    return run_corpus_command(make)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -27,6 +27,7 @@ Authors
 
 import logging
 import os
+import sys
 
 import numpy as np
 import soundfile as sf  # noqa: F401 (the doctests write files)
@@ -35,10 +36,14 @@ from tqdm import tqdm
 
 from speechbrain_galr.atomic_files import write_text_atomic
 from speechbrain_galr.audio import write_wav
-from speechbrain_galr.data.corpus import (
-    SpeakerCorpus,
-    draw_speaker_crops,
-    split_speakers,
+from speechbrain_galr.data.corpus import draw_speaker_crops, split_speakers
+from speechbrain_galr.data.mixing_checks import (
+    check_mixing_options,
+    corpus_root,
+    refuse_existing_splits,
+    remove_splits,
+    run_corpus_command,
+    split_corpora,
 )
 
 logger = logging.getLogger(__name__)
@@ -222,6 +227,7 @@ def create_mixtures(
     max_seconds=None,
     gain_db_range=5.0,
     seed=1234,
+    replace_splits=(),
 ):
     """Writes a fixed mixture corpus in the wsj0-mix layout.
 
@@ -253,12 +259,22 @@ def create_mixtures(
         Spread of the random source gains in dB.
     seed : int
         Seed; each split has its own generator.
+    replace_splits : sequence of str
+        Splits whose folders under ``wav8k/min`` are removed, once the
+        checks passed, before the new mixtures are written.
 
     Returns
     -------
     str
         The ``wav8k/min`` folder.  With ``speakers``, the split is also
         written to ``<out_folder>/speakers_<split>.txt``.
+
+    Raises
+    ------
+    MixingError
+        Before anything is written: an option no corpus can be made with
+        (:func:`check_mixing_options`), or a split with fewer speakers
+        than ``num_spks``.
 
     Example
     -------
@@ -272,7 +288,12 @@ def create_mixtures(
     ...     sorted(os.listdir(root + "/tt")), len(os.listdir(root + "/tt/mix"))
     (['mix', 's1', 's2'], 2)
     """
-    root = os.path.join(out_folder, f"wav{sample_rate // 1000}k", "min")
+    check_mixing_options(num_mixtures, num_spks, sample_rate, max_seconds)
+    corpora = split_corpora(
+        speaker_folder, num_mixtures, speakers, num_spks, sample_rate
+    )
+    root = corpus_root(out_folder, sample_rate)
+    remove_splits(root, replace_splits)
     os.makedirs(root, exist_ok=True)
     if speakers is not None:
         # the speaker split, e.g. for dynamic mixing on the training part
@@ -280,8 +301,7 @@ def create_mixtures(
             path = os.path.join(out_folder, f"speakers_{split}.txt")
             write_text_atomic(path, "".join(f"{name}\n" for name in names))
     for split, count in sorted(num_mixtures.items()):
-        split_speakers_ = None if speakers is None else speakers[split]
-        corpus = SpeakerCorpus(speaker_folder, split_speakers_, sample_rate)
+        corpus = corpora[split]
         # one generator per split name: a split is the same whether or not
         # the others are made in the same call
         rng = np.random.default_rng([seed, *split.encode()])
@@ -304,7 +324,8 @@ def create_mixtures(
 
 
 def main(argv=None):
-    """Command line of :func:`create_mixtures` with a speaker split."""
+    """Command line of :func:`create_mixtures` with a speaker split;
+    returns the exit status (errors are one ``error:`` line)."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -318,18 +339,42 @@ def main(argv=None):
     parser.add_argument("--num_spks", type=int, default=2)
     parser.add_argument("--num_valid_speakers", type=int, default=20)
     parser.add_argument("--num_test_speakers", type=int, default=20)
-    parser.add_argument("--num_train", type=int, default=0)
+    parser.add_argument(
+        "--num_train",
+        type=int,
+        default=2000,
+        help="training mixtures (default 2000; 0 for none, e.g. with "
+        "the recipes' dynamic mixing)",
+    )
     parser.add_argument("--num_valid", type=int, default=20)
     parser.add_argument("--num_test", type=int, default=100)
     parser.add_argument("--max_seconds", type=float, default=None)
     parser.add_argument("--sample_rate", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the splits that OUT already holds (without it, "
+        "mixtures are never added to a split that holds some, nor a "
+        "corpus of another speaker split written into OUT)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
+    counts = {"tr": args.num_train, "cv": args.num_valid, "tt": args.num_test}
+    return run_corpus_command(_make_corpus, args, counts)
+
+
+def _make_corpus(args, counts):
+    check_mixing_options(
+        counts, args.num_spks, args.sample_rate, args.max_seconds
+    )
     speakers = split_speakers(
         args.speaker_folder, args.num_valid_speakers, args.num_test_speakers
     )
-    counts = {"tr": args.num_train, "cv": args.num_valid, "tt": args.num_test}
+    root = corpus_root(args.out_folder, args.sample_rate)
+    taken = refuse_existing_splits(
+        args.out_folder, root, speakers, counts, args.overwrite
+    )
     root = create_mixtures(
         args.speaker_folder,
         args.out_folder,
@@ -339,9 +384,10 @@ def main(argv=None):
         sample_rate=args.sample_rate,
         max_seconds=args.max_seconds,
         seed=args.seed,
+        replace_splits=taken,
     )
     print(root)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -44,8 +44,8 @@ from speechbrain_galr.export.hub import (
     MODULE_NAMES,
     ExportError,
     build_hub_hparams,
-    find_checkpoint,
     find_named_checkpoint,
+    load_best_checkpoint,
     load_checkpoint_states,
     load_recipe_hparams,
     package_modules,
@@ -187,9 +187,23 @@ def _check_destination(dest, overwrite):
 
 
 def _choose_checkpoint(output_folder, checkpoint, max_key, min_key):
+    """The checkpoint to export and its states: the one named (a path, or
+    a bare ``CKPT+...`` name of the run's ``save`` folder), or the best
+    that loads (a damaged best falls back to the next, with a
+    warning)."""
     if checkpoint is not None:
-        return find_named_checkpoint(checkpoint)
-    return find_checkpoint(
+        checkpoint = os.fspath(checkpoint)
+        in_save = os.path.join(output_folder, "save", checkpoint)
+        if not os.path.exists(checkpoint) and os.path.isdir(in_save):
+            checkpoint = in_save  # a bare CKPT+... name, as ls save/ shows
+        if not os.path.isdir(checkpoint):
+            raise ExportError(
+                f"checkpoint not found: {checkpoint} (give a CKPT+* folder "
+                f"of {os.path.join(output_folder, 'save')}, by path or name)"
+            )
+        found = find_named_checkpoint(checkpoint)
+        return found, load_checkpoint_states(found)
+    return load_best_checkpoint(
         os.path.join(output_folder, "save"), max_key, min_key
     )
 
@@ -308,8 +322,9 @@ def export_model(
     recipe = load_recipe_hparams(
         os.path.join(output_folder, "hyperparams.yaml")
     )
-    found = _choose_checkpoint(output_folder, checkpoint, max_key, min_key)
-    states = load_checkpoint_states(found)
+    found, states = _choose_checkpoint(
+        output_folder, checkpoint, max_key, min_key
+    )
     _check_destination(dest, overwrite)
     texts, copies = _folder_contents(
         output_folder, recipe, found, states, training_data

@@ -6,11 +6,12 @@ A separation recipe leaves in its output folder the resolved
 ``encoder.ckpt``, ``masknet.ckpt``, ``decoder.ckpt`` and a ``CKPT.yaml``
 holding the validation meta.  This module reads them
 (:func:`load_recipe_hparams`, :func:`find_checkpoint`,
-:func:`load_checkpoint_states`) and writes the hub ``hyperparams.yaml``
-(:func:`build_hub_hparams`) in the layout of SpeechBrain's hub models
-(``speechbrain/sepformer-wsj02mix``): the modules, ``modules`` and a plain
-``Pretrainer`` whose loadables SpeechBrain fetches from the ``source``
-folder or repository itself.
+:func:`load_checkpoint_states`; :func:`load_best_checkpoint` falls back to
+the next best checkpoint when the best is damaged) and writes the hub
+``hyperparams.yaml`` (:func:`build_hub_hparams`) in the layout of
+SpeechBrain's hub models (``speechbrain/sepformer-wsj02mix``): the
+modules, ``modules`` and a plain ``Pretrainer`` whose loadables SpeechBrain
+fetches from the ``source`` folder or repository itself.
 
 Authors
  * speechbrain-galr contributors 2026
@@ -216,6 +217,14 @@ def find_checkpoint(save_folder, max_key=None, min_key=None):
      ...
     speechbrain_galr.export.hub.ExportError: no checkpoint in ... holds ...
     """
+    return ranked_checkpoints(save_folder, max_key, min_key)[0]
+
+
+def ranked_checkpoints(save_folder, max_key=None, min_key=None):
+    """The checkpoints of :func:`find_checkpoint`, best first: those with
+    the key, by its value (see the example of :func:`load_best_checkpoint`);
+    when no key is given and none has ``si-snr``, all of them, newest
+    first."""
     if max_key is not None and min_key is not None:
         raise ExportError(
             f"give a key to maximise or one to minimise, not both (max "
@@ -223,23 +232,84 @@ def find_checkpoint(save_folder, max_key=None, min_key=None):
         )
     asked = max_key is not None or min_key is not None
     checkpoints = list_checkpoints(save_folder)
+    newest_first = sorted(
+        checkpoints, key=lambda c: c.meta["unixtime"], reverse=True
+    )
     if max_key is None and min_key is None:
-        newest = max(checkpoints, key=lambda c: c.meta["unixtime"])
-        if score_direction(newest) == "max":
+        if score_direction(newest_first[0]) == "max":
             max_key = SCORE_KEY
         else:
             min_key = SCORE_KEY
     key = min_key if min_key is not None else max_key
     scored = [
-        c for c in checkpoints if isinstance(c.meta.get(key), (int, float))
+        c for c in newest_first if isinstance(c.meta.get(key), (int, float))
     ]
     if not scored and asked:
         raise ExportError(_missing_key_message(save_folder, key, checkpoints))
     if not scored:
-        return max(checkpoints, key=lambda c: c.meta["unixtime"])
-    if min_key is not None:
-        return min(scored, key=lambda c: c.meta[key])
-    return max(scored, key=lambda c: c.meta[key])
+        return newest_first
+    sign = 1 if min_key is not None else -1
+    return sorted(scored, key=lambda c: sign * c.meta[key])
+
+
+def load_best_checkpoint(save_folder, max_key=None, min_key=None):
+    """The best checkpoint that loads, and its module states: when the
+    best is damaged (a missing, empty or truncated ``.ckpt``), the next
+    best, with a warning naming the damage and the checkpoint exported
+    instead (as training's ``recover_if_possible`` falls back).
+
+    Arguments
+    ---------
+    save_folder, max_key, min_key
+        As :func:`find_checkpoint`.
+
+    Returns
+    -------
+    checkpoint : speechbrain.utils.checkpoints.Checkpoint
+    states : dict
+        :func:`load_checkpoint_states` of it.
+
+    Raises
+    ------
+    ModelFileError
+        None of them loads: the best one's problem, and how many others
+        failed.
+
+    Example
+    -------
+    >>> import torch
+    >>> from speechbrain.utils.checkpoints import Checkpointer
+    >>> tmp = getfixture("tmp_path")
+    >>> modules = {n: torch.nn.Linear(2, 2) for n in MODULE_NAMES}
+    >>> saver = Checkpointer(tmp, modules)
+    >>> for si_snr in [3.0, 5.0]:
+    ...     _ = saver.save_checkpoint(meta={"si-snr": si_snr})
+    >>> best = ranked_checkpoints(tmp)[0]
+    >>> _ = (best.path / "masknet.ckpt").write_bytes(b"")
+    >>> load_best_checkpoint(tmp)[0].meta["si-snr"]
+    3.0
+    """
+    ranked = ranked_checkpoints(save_folder, max_key, min_key)
+    problems = []
+    for checkpoint in ranked:
+        try:
+            states = load_checkpoint_states(checkpoint)
+        except ModelFileError as err:
+            problems.append(str(err))
+            continue
+        for problem in problems:
+            logger.warning(
+                f"skipping a damaged checkpoint: {problem}; exporting the "
+                f"next best, {checkpoint.path.name}"
+            )
+        return checkpoint, states
+    others = ""
+    if len(ranked) > 1:
+        others = (
+            f" (none of the other {len(ranked) - 1} checkpoint(s) in "
+            f"{save_folder} loads either)"
+        )
+    raise ExportError(problems[0] + others)
 
 
 def _missing_key_message(save_folder, key, checkpoints):

@@ -35,7 +35,12 @@ import soundfile as sf
 import torch
 
 from speechbrain_galr.atomic_files import atomic_path, make_temp_folder
-from speechbrain_galr.audio import StreamResampler, open_audio, read_blocks
+from speechbrain_galr.audio import (
+    StreamResampler,
+    open_audio,
+    read_blocks,
+    sound_write_problem,
+)
 from speechbrain_galr.inference.chunked import ChunkedSeparator, shows_progress
 
 WORK_PREFIX = ".galr-work-"
@@ -77,11 +82,37 @@ def check_outputs(out_dir, name, overwrite=False):
     without ``overwrite``, or if ``out_dir`` is not a folder."""
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise FileExistsError(f"output folder is a file: {out_dir}")
+    check_writable(out_dir)
     found = existing_outputs(out_dir, name) if os.path.isdir(out_dir) else []
     if found and not overwrite:
         raise FileExistsError(
             f"{found[0]} exists ({len(found)} output(s) of {name!r} in "
             f"{out_dir}); pass --overwrite (overwrite=True) to replace them"
+        )
+
+
+def check_writable(out_dir):
+    """Raises OSError when ``out_dir`` cannot be made or written to: a
+    link to nothing (``os.makedirs`` said only "File exists"), or no
+    write permission on it or on the folder it would be made in."""
+    if not out_dir:
+        raise FileNotFoundError("the output folder is an empty path ('')")
+    if os.path.islink(out_dir) and not os.path.exists(out_dir):
+        raise FileNotFoundError(
+            f"output folder {out_dir} is a link to {os.readlink(out_dir)}, "
+            "which does not exist: create it, or give another folder"
+        )
+    existing = os.path.abspath(out_dir)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise FileExistsError(
+            f"cannot make output folder {out_dir}: {existing} is a file"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(
+            f"cannot write to output folder {out_dir}: permission denied "
+            f"on {existing}"
         )
 
 
@@ -143,7 +174,7 @@ def _errors_name(out_dir):
     except sf.LibsndfileError as err:
         raise OSError(
             f"cannot write the separated sources to {out_dir}: "
-            f"{err.error_string}"
+            f"{sound_write_problem(err)}"
         ) from err
     except OSError as err:
         if err.filename is None or WORK_PREFIX not in str(err.filename):

@@ -75,6 +75,15 @@ def _fetch(filename, source, savedir):
         ) from err
 
 
+def _not_a_folder(source):
+    """The error text for a model source that is an existing file (it was
+    taken for a hub id: retries, then "check your connection")."""
+    hint = "the folder that holds hyperparams.yaml and the .ckpt files"
+    if os.path.basename(source) == HPARAMS_FILE:
+        hint = f"its folder, {os.path.dirname(source) or '.'}"
+    return f"model {source} is a file, not a model folder: give {hint}"
+
+
 def build_hparams(path, overrides=None):
     """Reads a model's ``hyperparams.yaml`` once and builds it.
 
@@ -92,7 +101,8 @@ def build_hparams(path, overrides=None):
     >>> build_hparams(str(path))
     Traceback (most recent call last):
     ...
-    speechbrain_galr.model_folder.ModelFileError: .../hyperparams.yaml ...
+    speechbrain_galr.model_folder.ModelFileError: .../hyperparams.yaml: \
+sample_rate must be a whole number > 0, got -8000
     """
     import ruamel.yaml
     from hyperpyyaml import load_hyperpyyaml
@@ -109,10 +119,44 @@ def build_hparams(path, overrides=None):
         ) from err
     if not isinstance(hparams, dict):
         raise ModelFileError(f"{path} is not a YAML mapping")
+    check_model_hparams(hparams, path)
     pretrainer = hparams.get("pretrainer")
     if not getattr(pretrainer, "loadables", None):
         raise ModelFileError(f"{path} has no pretrainer with loadables")
     return hparams, pretrainer
+
+
+def check_model_hparams(hparams, path):
+    """Raises a :class:`ModelFileError` naming ``path`` when its built
+    hyperparameters cannot make a separator: ``sample_rate`` and
+    ``num_spks`` must be whole numbers > 0, ``modules`` must hold the
+    ``model`` (or, as folders exported before it existed, the
+    ``encoder``, ``masknet`` and ``decoder``).
+
+    Example
+    -------
+    >>> check_model_hparams({"sample_rate": "eight"}, "m/hyperparams.yaml")
+    Traceback (most recent call last):
+    ...
+    speechbrain_galr.model_folder.ModelFileError: m/hyperparams.yaml: \
+sample_rate must be a whole number > 0, got 'eight'
+    """
+    for key in ("sample_rate", "num_spks"):
+        value = hparams.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ModelFileError(
+                f"{path}: {key} must be a whole number > 0, got {value!r}"
+            )
+    modules = hparams.get("modules")
+    parts = ("encoder", "masknet", "decoder")
+    if not isinstance(modules, dict) or not (
+        "model" in modules or all(name in modules for name in parts)
+    ):
+        found = sorted(modules) if isinstance(modules, dict) else modules
+        raise ModelFileError(
+            f"{path}: modules must hold the model (or its encoder, masknet "
+            f"and decoder), got {found}"
+        )
 
 
 def _checkpoint_problem(source, pretrainer, err):
@@ -213,6 +257,8 @@ def load_pretrained(
             f"backend must be one of {BACKENDS}, not {backend}"
         )
     source = resolve_source(source, "model folder")
+    if os.path.exists(source) and not os.path.isdir(source):
+        raise ModelFileError(_not_a_folder(source))
     onnx_file = None
     if backend == "onnxruntime":
         from speechbrain_galr.inference.onnx_runtime import find_onnx_file

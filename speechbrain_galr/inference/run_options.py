@@ -4,8 +4,9 @@
 resolved here before SpeechBrain sees them, so that a bad value gives a
 one-line error instead of a traceback from deep inside torch:
 
-* ``device``: ``cpu``, ``cuda``, ``cuda:N`` (or any torch device type);
-  CUDA must be available when asked for;
+* ``device``: ``cpu``, ``cuda``, ``cuda:N`` (or ``mps``, ``xpu``); the
+  backend must be available here (``meta`` and other device types that
+  cannot run a model are refused);
 * ``precision``: ``fp32``, ``bf16``, ``fp16`` (``torch.autocast`` around the
   model, SpeechBrain's ``Pretrained`` does it) or ``auto``: bf16 on a CPU
   with fast bf16 instructions (x86 AVX512-BF16 or AMX-BF16, Arm BF16),
@@ -18,6 +19,8 @@ Authors
 import functools
 
 import torch
+
+from speechbrain_galr.devices import RUNNING_DEVICES, check_device  # noqa: F401
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 """Accepted values of the ``precision`` run option."""
@@ -47,42 +50,6 @@ def cpu_has_fast_bf16(cpuinfo="/proc/cpuinfo"):
         if key.strip() in ("flags", "Features"):
             flags.update(value.split())
     return any(flag in flags for flag in _BF16_CPU_FLAGS)
-
-
-def check_device(device):
-    """Returns ``device`` as a string, or raises a one-line ValueError.
-
-    Example
-    -------
-    >>> check_device("cpu")
-    'cpu'
-    >>> check_device("gpu")
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown device 'gpu': use cpu, cuda or cuda:N
-    """
-    if device is None:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(
-            f"unknown device {device!r}: use cpu, cuda or cuda:N"
-        ) from err
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device {device!r} asked for, but CUDA is not available "
-                "here (no GPU, or torch built without CUDA): use cpu"
-            )
-        if parsed.index is not None and parsed.index >= (
-            torch.cuda.device_count()
-        ):
-            raise ValueError(
-                f"device {device!r} asked for, but there are only "
-                f"{torch.cuda.device_count()} CUDA device(s)"
-            )
-    return str(device)
 
 
 def resolve_precision(precision, device):

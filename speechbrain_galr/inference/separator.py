@@ -2,16 +2,14 @@
 
 :class:`GALRSeparation` has the API of
 ``speechbrain.inference.separation.SepformerSeparation`` (``from_hparams``,
-``separate_batch``, ``separate_file``, ``forward``), plus chunked separation
-of long inputs (:mod:`speechbrain_galr.inference.chunked`), streaming of a file
-of any
-length to one WAV per source
-(:mod:`speechbrain_galr.inference.file_separation`), the
-attention weights of every block (the paper's Fig. 3), and the ``device``
-and ``precision`` run options checked up front
-(:mod:`speechbrain_galr.inference.run_options`; ``precision="auto"`` picks bf16
-where
-the processor computes it fast).  Audio is read by
+``separate_batch``, ``separate_file``, ``forward``), plus chunked
+separation of long inputs (:mod:`speechbrain_galr.inference.chunked`),
+streaming of a file of any length to one WAV per source
+(:mod:`speechbrain_galr.inference.file_separation`), the attention weights
+of every block (the paper's Fig. 3), and the ``device`` and ``precision``
+run options checked up front
+(:mod:`speechbrain_galr.inference.run_options`; ``precision="auto"`` picks
+bf16 where the processor computes it fast).  Audio is read by
 :mod:`speechbrain_galr.audio`; user paths are resolved by
 :mod:`speechbrain_galr.inference.user_paths`.
 
@@ -24,10 +22,14 @@ import os
 import torch
 from speechbrain.inference.interfaces import Pretrained
 from speechbrain.utils.data_utils import split_path
-from speechbrain.utils.fetching import LocalStrategy, fetch
+from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_galr.audio import AudioNotFoundError, read_audio
+from speechbrain_galr.audio import (
+    AudioInputError,
+    AudioNotFoundError,
+    read_audio,
+)
 from speechbrain_galr.inference import file_separation
 from speechbrain_galr.inference.chunked import (
     DEFAULT_CHUNK_SECONDS,
@@ -36,11 +38,16 @@ from speechbrain_galr.inference.chunked import (
     shows_progress,
 )
 from speechbrain_galr.inference.file_separation import OutputSet, input_name
+from speechbrain_galr.inference.mixture_input import checked_mixtures
 from speechbrain_galr.inference.run_options import resolve_run_opts
-from speechbrain_galr.inference.user_paths import resolve_source
-from speechbrain_galr.nnet.tasnet import TasNet, check_mixtures
+from speechbrain_galr.inference.user_paths import (
+    resolve_source,
+    url_download_folder,
+)
+from speechbrain_galr.nnet.tasnet import TasNet
 
 logger = get_logger(__name__)
+URL_FETCH = FetchConfig(overwrite=True)
 
 
 def _peak_normalize(sources, eps=1e-8):
@@ -55,19 +62,17 @@ class GALRSeparation(Pretrained):
 
     The API of SpeechBrain's ``SepformerSeparation``: build it with
     ``GALRSeparation.from_hparams(source=..., savedir=...)`` from a folder
-    written by :mod:`speechbrain_galr.export.folder` (or a hub repository with
-    the
-    same files), then call :meth:`separate_batch` on ``[B, T]`` tensors at
-    the model's sample rate or :meth:`separate_file` on a file of any rate
-    and channel count.  Long inputs are separated in chunks
+    written by :mod:`speechbrain_galr.export.folder` (or a hub repository
+    with the same files), then call :meth:`separate_batch` on ``[B, T]``
+    tensors at the model's sample rate or :meth:`separate_file` on a file
+    of any rate and channel count.  Long inputs are separated in chunks
     (:meth:`separate_chunked`, :meth:`separate_file_to_folder`).
 
     Run options (``run_opts``) besides SpeechBrain's: ``device`` is checked
     (``gpu``, or ``cuda`` without CUDA, give a one-line ValueError) and
     ``precision`` may be ``fp32`` (default), ``bf16``, ``fp16`` or ``auto``
-    (see :func:`speechbrain_galr.inference.run_options.resolve_precision`); the
-    model
-    then runs under ``torch.autocast`` and the outputs are float32.
+    (see :func:`speechbrain_galr.inference.run_options.resolve_precision`);
+    the model then runs under ``torch.autocast`` and the outputs are float32.
 
     Example
     -------
@@ -179,23 +184,21 @@ class GALRSeparation(Pretrained):
         Arguments
         ---------
         mix : torch.Tensor
-            ``[B, T]`` mixtures, floating point (converted to float32).
+            ``[B, T]`` mixtures, floating point (converted to float32; a
+            NumPy array or a list is converted to a tensor).
         lengths : torch.Tensor or None
-            ``[B]`` relative lengths of padded mixtures, or None.
+            ``[B]`` relative lengths of padded mixtures (a list too), or
+            None.
 
         Returns
         -------
         torch.Tensor
             ``[B, T, C]`` float32 estimated sources.
         """
-        if torch.is_tensor(mix) and not mix.is_floating_point():
-            raise ValueError(
-                f"mixtures must be floating-point samples, got {mix.dtype}"
-            )
+        mix, lengths = checked_mixtures(mix, lengths)
         mix = mix.to(self.device, torch.float32)
         if lengths is not None:
             lengths = lengths.to(self.device)
-        check_mixtures(mix, lengths)
         with torch.no_grad(), self.inference_ctx:
             est = self._model()(mix, lengths)
         return est.float()
@@ -237,9 +240,8 @@ class GALRSeparation(Pretrained):
         self, mix, chunk_seconds=None, overlap_seconds=None, progress=None
     ):
         """Separates long mixtures chunk by chunk (see
-        :class:`~speechbrain_galr.inference.chunked.ChunkedSeparator`); peak
-        memory
-        depends on the chunk length.
+        :class:`~speechbrain_galr.inference.chunked.ChunkedSeparator`);
+        peak memory depends on the chunk length.
 
         Arguments
         ---------
@@ -258,9 +260,7 @@ class GALRSeparation(Pretrained):
         torch.Tensor
             ``[B, T, C]`` estimated sources.
         """
-        if not torch.is_tensor(mix) or mix.dim() != 2:
-            shape = tuple(mix.shape) if torch.is_tensor(mix) else type(mix)
-            raise ValueError(f"mixtures must be a [B, T] tensor, got {shape}")
+        mix, _ = checked_mixtures(mix)  # [B, T], not empty, finite
         chunked = self.chunked_separator(
             mix.shape[1],
             self.chunking(chunk_seconds, overlap_seconds),
@@ -296,17 +296,26 @@ class GALRSeparation(Pretrained):
         """Local path of an audio file given by a user (fetched when it is
         a URL or a hub file; see
         :mod:`speechbrain_galr.inference.user_paths`)."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise AudioInputError(
+                f"an audio file path is expected, got {type(path).__name__} "
+                "(separate samples with separate_batch)"
+            )
         path = os.fspath(path)
         if os.path.exists(path):
             return path  # a local file: nothing to resolve
         path = resolve_source(path, "audio file", AudioNotFoundError)
         source, filename = split_path(path)
+        config = FetchConfig()
+        if "://" in path:  # downloaded afresh into a folder of its own
+            savedir, config = url_download_folder(path, savedir), URL_FETCH
         try:
             local = fetch(
                 filename,
                 source=source,
                 savedir=savedir,
                 local_strategy=LocalStrategy.SYMLINK,
+                fetch_config=config,
             )
         except Exception as err:
             raise AudioNotFoundError(
@@ -364,9 +373,8 @@ class GALRSeparation(Pretrained):
     ):
         """Separates an audio file of any length into one wav per source,
         ``<name>_source<i>.wav`` at the file's rate, in bounded memory
-        (see :mod:`speechbrain_galr.inference.file_separation` for what is left
-        on
-        disk in every case).
+        (see :mod:`speechbrain_galr.inference.file_separation` for what is
+        left on disk in every case).
 
         Arguments
         ---------

@@ -15,10 +15,16 @@ a URL, or a hub entry, as in SpeechBrain: ``owner/name`` for a model,
    seconds at most) before it is fetched, so that a typo or a missing
    network gives "not found" instead of a long series of retries.
 
+An audio file given by URL is downloaded (afresh each time) into
+:func:`url_download_folder`: a folder of its own under ``savedir``, or
+under ``~/.cache/speechbrain_galr/downloads`` without one (SpeechBrain's
+fetcher needs a folder for URLs).
+
 Authors
  * speechbrain-galr contributors 2026
 """
 
+import hashlib
 import os
 
 HUB_TIMEOUT_S = 5.0
@@ -105,3 +111,24 @@ def resolve_source(path, what="model folder", error=FileNotFoundError):
             f"{problem})"
         )
     return path
+
+
+def url_download_folder(url, savedir=None):
+    """The folder a URL's file is downloaded into: one per URL (two URLs
+    ending in the same file name do not share it), under ``savedir`` or
+    under ``$XDG_CACHE_HOME/speechbrain_galr/downloads`` (``~/.cache``).
+
+    Example
+    -------
+    >>> a = url_download_folder("https://a.org/x/mix.wav", "dl")
+    >>> b = url_download_folder("https://b.org/y/mix.wav", "dl")
+    >>> os.path.dirname(a), a != b
+    ('dl', True)
+    """
+    if savedir is None:
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+            os.path.expanduser("~"), ".cache"
+        )
+        savedir = os.path.join(cache, "speechbrain_galr", "downloads")
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    return os.path.join(os.fspath(savedir), digest)

@@ -18,6 +18,7 @@ Authors
 
 import inspect
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -63,8 +64,52 @@ def num_frames(num_samples, window, hop):
     return (longest - window + hop - 1) // hop + 1
 
 
+def as_mixtures(mix, lengths=None):
+    """``mix`` and ``lengths`` as tensors: a NumPy array or a (nested) list
+    of samples is converted; what is not numbers raises a
+    :class:`ValueError`.
+
+    Example
+    -------
+    >>> mix, lengths = as_mixtures(np.zeros((2, 4)), [1.0, 0.5])
+    >>> mix.dtype, lengths
+    (torch.float64, tensor([1.0000, 0.5000]))
+    >>> as_mixtures([[0.1, 0.2], [0.3]])
+    Traceback (most recent call last):
+    ...
+    ValueError: mixtures must be a tensor or \
+an array of numbers, got a list that is not one (expected sequence of \
+length 2 at dim 1 (got 1))
+    """
+    mix = _as_tensor(mix, "mixtures")
+    if lengths is not None:
+        lengths = _as_tensor(lengths, "lengths")
+        if not lengths.is_floating_point():
+            lengths = lengths.float()
+    return mix, lengths
+
+
+def _as_tensor(value, what):
+    if torch.is_tensor(value):
+        return value
+    if isinstance(value, (np.ndarray, list, tuple)):
+        try:
+            return torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(
+                f"{what} must be a tensor or an array of numbers, got a "
+                f"{type(value).__name__} that is not one ({err})"
+            ) from err
+    raise ValueError(
+        f"{what} must be a tensor (or a NumPy array), got "
+        f"{type(value).__name__}"
+    )
+
+
 def check_mixtures(mix, lengths=None):
-    """Raises a one-line ValueError if ``mix`` cannot be separated.
+    """Raises a one-line ValueError if ``mix`` cannot be separated (the
+    inference wraps it in a ``GALRError``; the network imports nothing
+    else of the package).
 
     The checks that :class:`TasNet` leaves out of its forward pass (they
     read tensor values, which stalls a GPU); call it at public entry points.
@@ -82,11 +127,14 @@ def check_mixtures(mix, lengths=None):
     >>> check_mixtures(torch.randn(100))
     Traceback (most recent call last):
     ...
-    ValueError: mixtures must be a [B, T] tensor, got (100,)
+    ValueError: mixtures must be a [B, T] \
+tensor, got (100,)
     """
     if not torch.is_tensor(mix) or mix.dim() != 2:
         shape = tuple(mix.shape) if torch.is_tensor(mix) else type(mix)
         raise ValueError(f"mixtures must be a [B, T] tensor, got {shape}")
+    if mix.shape[0] == 0:
+        raise ValueError("no mixtures to separate (an empty batch, B = 0)")
     if mix.shape[1] == 0:
         raise ValueError("mixtures are empty (T = 0)")
     if not torch.isfinite(mix).all():
@@ -99,7 +147,10 @@ def check_mixtures(mix, lengths=None):
             f"lengths must have shape ({mix.shape[0]},), got {shape}"
         )
     if not ((lengths > 0) & (lengths <= 1)).all():
-        raise ValueError("lengths must be relative lengths in (0, 1]")
+        raise ValueError(
+            "lengths must be relative lengths in (0, 1] (samples / T), got "
+            f"{[round(float(v), 4) for v in lengths[:4]]}"
+        )
 
 
 def length_keyword(masknet):

@@ -25,7 +25,13 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 from speechbrain_galr.atomic_files import write_text_atomic
+from speechbrain_galr.devices import check_device
 from speechbrain_galr.errors import GALRError
+from speechbrain_galr.training.option_values import (
+    OptionValueError,
+    check_option_values,
+    check_override_values,
+)
 
 RENAMED_OPTIONS = {
     "segment_seconds": "training_signal_len (in samples: 32000 is 4 s at "
@@ -150,6 +156,10 @@ def parse_recipe_arguments(argv):
         if value is not None:
             extra.append(f"{name}: {_minutes(name, value)!r}")
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    try:  # --device meta, or cuda without a GPU: before anything is built
+        check_device(run_opts.get("device", "cpu"))
+    except ValueError as err:
+        raise RecipeError(f"--device: {err}") from err
     overrides = "\n".join(([overrides] if overrides else []) + extra)
     return hparams_file, run_opts, overrides
 
@@ -206,7 +216,9 @@ def load_recipe_hparams(hparams_file, overrides):
     ------
     RecipeError
         The file is missing, an option is unknown or renamed (see
-        :data:`RENAMED_OPTIONS`), or the yaml does not build.
+        :data:`RENAMED_OPTIONS`), the yaml does not build, or a numeric
+        option has a value the run cannot use (see
+        :mod:`~speechbrain_galr.training.option_values`).
 
     Example
     -------
@@ -225,6 +237,10 @@ def load_recipe_hparams(hparams_file, overrides):
         if key in RENAMED_OPTIONS:
             raise RecipeError(_renamed(key))
     try:
+        check_override_values(overrides)  # before the yaml builds
+    except OptionValueError as err:
+        raise RecipeError(str(err)) from err
+    try:
         with open(hparams_file, encoding="utf-8") as fin:
             hparams = load_hyperpyyaml(fin, overrides)
     except KeyError as err:
@@ -237,6 +253,9 @@ def load_recipe_hparams(hparams_file, overrides):
             ) from err
         raise RecipeError(f"cannot load {hparams_file}: {err}") from err
     except Exception as err:  # yaml syntax, module arguments, imports
+        twice = re.search(r'found duplicate key "([^"]+)"', str(err))
+        if twice:
+            raise RecipeError(f"--{twice[1]} is given twice") from err
         raise RecipeError(
             f"cannot load {hparams_file} with these options: "
             f"{type(err).__name__}: {one_line(err)}"
@@ -244,6 +263,10 @@ def load_recipe_hparams(hparams_file, overrides):
     for key in RENAMED_OPTIONS:
         if key in hparams:
             raise RecipeError(f"{hparams_file}: {_renamed(key)}")
+    try:
+        check_option_values(hparams)  # --batch_size 0, --lr abc ...
+    except OptionValueError as err:
+        raise RecipeError(str(err)) from err
     return hparams
 
 

@@ -140,7 +140,10 @@ def test_bad_checkpoint_files_give_one_line_errors(
     bad = tmp_path / "bad_recipe"
     shutil.copytree(folder, bad)
     ckpt = best_checkpoint_file(str(bad), "masknet")
-    damage(ckpt)
+    # every checkpoint damaged: a damaged best alone falls back to the
+    # next best (tests/export/test_export_damaged_best.py)
+    for other in (bad / "save").glob("CKPT+*/masknet.ckpt"):
+        damage(other)
     status, err = run_cli(["export", bad, "--out", tmp_path / "m"], capsys)
     assert status == 1 and len(err.strip().splitlines()) == 1
     assert err.startswith(f"error: {ckpt} ") and message in err

@@ -36,6 +36,7 @@ Authors
 import argparse
 import logging
 import os
+import sys
 
 import numpy as np
 import torch
@@ -58,6 +59,10 @@ from speechbrain_galr.data.mixing import (
     random_peak,
     source_layout,
     write_mixture,
+)
+from speechbrain_galr.data.mixing_checks import (
+    check_mixing_options,
+    run_corpus_command,
 )
 
 logger = logging.getLogger(__name__)
@@ -128,7 +133,17 @@ def simulate_librimix(
             f"unknown LibriMix splits {unknown}, expected some of "
             f"{sorted(SPLIT_SPEAKERS)}"
         )
+    check_mixing_options(
+        num_mixtures, num_spks, sample_rate, max_seconds, separator="-"
+    )
     speakers = split_speakers(speech_folder, valid_speakers, test_speakers)
+    for split, count in num_mixtures.items():
+        names = speakers[SPLIT_SPEAKERS[split]]
+        if count and len(names) < num_spks:
+            raise ValueError(
+                f"the {split} split has {len(names)} speakers, fewer than "
+                f"the {num_spks} of a mixture"
+            )
     noise_split = None
     if noise_folder is not None:
         noise_files = ClipFolder(noise_folder, sample_rate, "noise").files
@@ -300,27 +315,31 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    folder = simulate_librimix(
-        args.speech_folder,
-        args.out_folder,
-        {
-            args.train_split: args.num_train,
-            "dev": args.num_dev,
-            "test": args.num_test,
-        },
-        num_spks=args.num_spks,
-        noise_folder=args.noise_folder,
-        sample_rate=args.sample_rate,
-        max_seconds=args.max_seconds,
-        snr_db=tuple(args.snr_db),
-        valid_speakers=args.valid_speakers,
-        test_speakers=args.test_speakers,
-        valid_noise=args.valid_noise,
-        test_noise=args.test_noise,
-        seed=args.seed,
-    )
-    logger.info(f"corpus written to {folder}")
+
+    def make():
+        folder = simulate_librimix(
+            args.speech_folder,
+            args.out_folder,
+            {
+                args.train_split: args.num_train,
+                "dev": args.num_dev,
+                "test": args.num_test,
+            },
+            num_spks=args.num_spks,
+            noise_folder=args.noise_folder,
+            sample_rate=args.sample_rate,
+            max_seconds=args.max_seconds,
+            snr_db=tuple(args.snr_db),
+            valid_speakers=args.valid_speakers,
+            test_speakers=args.test_speakers,
+            valid_noise=args.valid_noise,
+            test_noise=args.test_noise,
+            seed=args.seed,
+        )
+        logger.info(f"corpus written to {folder}")
+
+    return run_corpus_command(make)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -57,6 +57,10 @@ from speechbrain_galr.data.mixing import (
     random_peak,
     write_mixture,
 )
+from speechbrain_galr.data.mixing_checks import (
+    check_mixing_options,
+    run_corpus_command,
+)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from speech_music import (  # noqa: E402
@@ -115,12 +119,22 @@ def create_wsj0music(
     -------
     str
         Path of the metadata CSV.
+
+    Raises
+    ------
+    ValueError
+        Before anything is written: a missing or empty folder, too few
+        speakers or tracks for the splits, a bad option value
+        (:class:`~speechbrain_galr.data.mixing_checks.MixingOptionError`).
     """
     unknown = sorted(set(num_mixtures) - set(SPLITS))
     if unknown:
         raise ValueError(f"unknown splits {unknown}, expected {SPLITS}")
     if smr_db[0] > smr_db[1]:
         raise ValueError(f"smr_db must be (low, high), got {smr_db}")
+    check_mixing_options(
+        num_mixtures, 2, sample_rate, max_seconds, separator="-"
+    )
     tracks = list_audio_files(music_folder, what="music")
     speakers = split_speakers(speech_folder, valid_speakers, test_speakers)
     track_split = split_names(
@@ -233,7 +247,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    create_wsj0music(
+    return run_corpus_command(
+        create_wsj0music,
         args.speech_folder,
         args.music_folder,
         args.out_folder,
@@ -250,4 +265,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
