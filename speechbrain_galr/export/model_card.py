@@ -157,11 +157,28 @@ def _model_section(recipe, params):
     ] + _table(explicit_settings(recipe, MODEL_KEYS))
 
 
+def folder_names(settings):
+    """Path settings by their last folder only: a model card is published,
+    the trainer's own paths are not its business.
+
+    Example
+    -------
+    >>> folder_names({"data_folder": "/home/me/wsj0-mix/2speakers/", "lr": 1})
+    {'data_folder': '.../2speakers', 'lr': 1}
+    """
+    return {
+        key: ".../" + value.rstrip("/").rsplit("/", 1)[-1]
+        if isinstance(value, str) and "/" in value.rstrip("/")
+        else value
+        for key, value in settings.items()
+    }
+
+
 def _training_section(recipe, training_data):
     lines = ["## Training data", ""]
     if training_data:
         lines += [training_data, ""]
-    settings = explicit_settings(recipe, TRAINING_KEYS)
+    settings = folder_names(explicit_settings(recipe, TRAINING_KEYS))
     if settings:
         lines += ["Recipe settings:", ""] + _table(settings)
     return lines
