@@ -273,7 +273,15 @@ def add_export_parser(sub):
         "custom_interface.py (the model code, for SpeechBrain's "
         "foreign_class) and a README.md model card. The folder is built "
         "beside OUT, loaded and checked, then put in place in one rename: "
-        "a failed or interrupted export leaves OUT as it was.",
+        "a failed or interrupted export leaves OUT as it was. Only these "
+        "files are written (the optimizer states stay in save/). Files "
+        "get the modes cp gives them (0666 & ~umask, folders 0777 & "
+        "~umask); --overwrite keeps the modes you set. Without "
+        "--overwrite, OUT must be missing or empty, also when the export "
+        "ends: of two exports into one OUT the second stops with an "
+        "error. An OUT that is, contains or lies inside RECIPE_OUTPUT is "
+        "refused. A link OUT to a folder: that folder is replaced and the "
+        "link kept.",
     )
     exp.add_argument("recipe_output", help="the recipe's output folder")
     exp.add_argument("--out", required=True, help="folder to write")
@@ -304,8 +312,8 @@ def add_export_parser(sub):
     exp.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace the model in an existing output folder (files you "
-        "added to it are kept)",
+        help="replace the model in an existing output folder (files and "
+        "links you added to it, and the modes you set, are kept)",
     )
     exp.add_argument(
         "--onnx",
