@@ -280,8 +280,9 @@ def add_export_parser(sub):
         "--overwrite, OUT must be missing or empty, also when the export "
         "ends: of two exports into one OUT the second stops with an "
         "error. An OUT that is, contains or lies inside RECIPE_OUTPUT is "
-        "refused. A link OUT to a folder: that folder is replaced and the "
-        "link kept.",
+        "refused, and --overwrite replaces a model folder only (one with "
+        "hyperparams.yaml), not any other non-empty folder. A link OUT to "
+        "a folder: that folder is replaced and the link kept.",
     )
     exp.add_argument("recipe_output", help="the recipe's output folder")
     exp.add_argument("--out", required=True, help="folder to write")

@@ -31,7 +31,9 @@ What is on disk afterwards (the policies of ``cp`` and ``mkdir``):
 * without ``overwrite`` the folder is put in place by an exclusive rename,
   so a concurrent export into the same destination is refused, not
   replaced; a destination that is, contains or is inside the recipe
-  output folder (or the checkpoint) is refused;
+  output folder (or the checkpoint) is refused, and ``overwrite`` replaces
+  a model folder only (one with ``hyperparams.yaml``), not any non-empty
+  folder (``--out ~``);
 * a destination that is a link to a folder: the folder is replaced, the
   link kept.
 
@@ -247,10 +249,17 @@ def _check_destination(dest, overwrite, sources):
         )
     if os.path.exists(dest) and not os.path.isdir(dest):
         raise ExportError(f"destination {dest} exists and is not a folder")
-    if os.path.isdir(dest) and os.listdir(dest) and not overwrite:
+    if not os.path.isdir(dest) or not os.listdir(dest):
+        return
+    if not overwrite:
         raise ExportError(
             f"destination {dest} exists and is not empty (use --overwrite "
             "to replace the model in it)"
+        )
+    if not os.path.isfile(os.path.join(dest, "hyperparams.yaml")):
+        raise ExportError(
+            f"destination {dest} is not empty and is not a model folder (no "
+            "hyperparams.yaml); --overwrite replaces model folders only"
         )
 
 
@@ -370,6 +379,8 @@ def export_model(
 
         for package in ("onnx", "onnxscript", "onnxruntime"):
             import_optional(package)
+    if not str(dest).strip():
+        raise ExportError("destination (--out) is empty; name a folder")
     output_folder, dest = str(output_folder), os.path.abspath(str(dest))
     if not os.path.isdir(output_folder):
         raise ExportError(f"recipe output folder not found: {output_folder}")

@@ -228,3 +228,32 @@ def test_dangling_link_as_destination_is_one_line(run, tmp_path):
 def test_export_model_raises_an_export_error(run, tmp_path):
     with pytest.raises(ExportError, match="is the recipe output folder"):
         export_model(str(run), str(run), overwrite=True)
+
+
+# --- destinations that are not model folders ----------------------------
+
+
+@pytest.mark.parametrize("out", ["", " "])
+def test_empty_out_is_refused(run, tmp_path, monkeypatch, out):
+    """`--out ''` would be the current folder (with --overwrite: replace
+    it); it stops with one line."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "work.txt").write_text("mine")
+    status, _, err = run_main("export", str(run), "--out", out, "--overwrite")
+    assert "is empty" in one_line_error(status, err)
+    assert os.listdir(tmp_path) == ["work.txt"]
+
+
+def test_overwrite_replaces_model_folders_only(run, tmp_path):
+    """`--out ~ --overwrite` (a folder with content but no model) is
+    refused: the folder and its content stay where they are."""
+    home = tmp_path / "home"
+    (home / "projects").mkdir(parents=True)
+    (home / "projects" / "a.txt").write_text("mine")
+    before = tree_digest(home)
+    inode = os.stat(home).st_ino
+    status, _, err = run_main(
+        "export", str(run), "--out", str(home), "--overwrite"
+    )
+    assert "not a model folder" in one_line_error(status, err)
+    assert tree_digest(home) == before and os.stat(home).st_ino == inode
