@@ -51,6 +51,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_galr.atomic_files import (
+    TEMP_PREFIX,
     atomic_folder,
     atomic_path,
     new_mode,
@@ -406,6 +407,13 @@ def export_model(
             f"destination {dest} was written by another process during "
             "this export; it was left as it is (use --overwrite to "
             "replace it)"
+        ) from err
+    except OSError as err:
+        if TEMP_PREFIX not in str(err.filename):
+            raise
+        raise ExportError(  # the staging folder means nothing to a user
+            f"cannot write the model to {dest}: {err.strerror}; {dest} was "
+            "left as it was"
         ) from err
     logger.info(f"exported {found.path} to {dest}")
     return dest

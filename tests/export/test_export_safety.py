@@ -2,6 +2,7 @@
 the run folder itself as destination, concurrent exports, symbolic
 links."""
 
+import errno
 import os
 import stat
 
@@ -257,3 +258,27 @@ def test_overwrite_replaces_model_folders_only(run, tmp_path):
     )
     assert "not a model folder" in one_line_error(status, err)
     assert tree_digest(home) == before and os.stat(home).st_ino == inode
+
+
+def test_full_disk_during_overwrite_keeps_the_old_model(
+    run, tmp_path, monkeypatch
+):
+    """A disk that fills while the new model is copied: one line that
+    says so and names --out (not a hidden staging path); the old model
+    as it was; nothing left beside it."""
+    dest = tmp_path / "model"
+    export_model(str(run), str(dest))
+    before = tree_digest(dest)
+
+    def full_disk(source, target, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), target)
+
+    monkeypatch.setattr(export_folder.shutil, "copy2", full_disk)
+    status, _, err = run_main(
+        "export", str(run), "--out", str(dest), "--overwrite"
+    )
+    line = one_line_error(status, err)
+    assert "No space left on device" in line and str(dest) in line
+    assert ".galr" not in line
+    assert tree_digest(dest) == before
+    assert os.listdir(tmp_path) == ["model"]
