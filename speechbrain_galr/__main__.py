@@ -21,7 +21,6 @@ import threading
 import time
 
 from speechbrain_galr.errors import GALRError
-from speechbrain_galr.inference.chunked import check_chunk_seconds
 from speechbrain_galr.inference.run_options import PRECISIONS
 
 EXIT_ERROR = 1
@@ -73,13 +72,18 @@ class UsageError(GALRError):
 
 
 def check_separate_options(args):
-    """Checks the option values of ``separate`` that argparse cannot."""
-    from speechbrain_galr.inference.run_options import resolve_run_opts
-    from speechbrain_galr.inference.separator import GALRSeparation
+    """Checks the option values of ``separate`` that argparse cannot, once.
 
-    chunk = args.chunk_seconds
-    if chunk is None:
-        chunk = GALRSeparation.chunk_seconds
+    Returns
+    -------
+    run_opts : dict
+        ``device`` and ``precision`` for the model.
+    chunking : speechbrain_galr.inference.chunked.ChunkSettings
+        The checked chunk length and overlap.
+    """
+    from speechbrain_galr.inference.chunked import ChunkSettings
+    from speechbrain_galr.inference.run_options import resolve_run_opts
+
     precision = args.precision
     if args.backend == "onnxruntime":
         from speechbrain_galr.inference.onnx_runtime import import_optional
@@ -92,59 +96,61 @@ def check_separate_options(args):
             )
         precision = "fp32"
     try:
-        if args.chunk_seconds is not None or args.overlap_seconds is not None:
-            check_chunk_seconds(chunk, args.overlap_seconds)
-        return resolve_run_opts({"device": args.device, "precision": precision})
+        chunking = ChunkSettings(args.chunk_seconds, args.overlap_seconds)
+        run_opts = resolve_run_opts(
+            {"device": args.device, "precision": precision}
+        )
     except ValueError as err:
         raise UsageError(str(err)) from err
+    return run_opts, chunking
 
 
 def separate_command(args):
-    """Runs ``separate``; returns the exit status."""
-    from speechbrain_galr.audio import AudioNotFoundError, audio_info
-    from speechbrain_galr.inference.file_separation import check_outputs
-    from speechbrain_galr.inference.loading import load_model
+    """Runs ``separate``; returns the exit status.
+
+    One way through: the options are checked, the mixture and the model
+    resolved, the outputs checked and the model's yaml read, each once,
+    before anything is separated; only the backend asked for is loaded.
+    """
+    import torch
+
+    from speechbrain_galr.audio import audio_info
+    from speechbrain_galr.inference.file_separation import (
+        OutputSet,
+        input_name,
+    )
+    from speechbrain_galr.inference.separator import GALRSeparation
     from speechbrain_galr.inference.source_figure import plot_sources
-    from speechbrain_galr.inference.user_paths import resolve_source
 
-    # check everything that can be checked before loading the model
-    run_opts = check_separate_options(args)
-    mixture = resolve_source(args.mixture, "audio file", AudioNotFoundError)
-    name = os.path.splitext(os.path.basename(mixture))[0]
-    if os.path.exists(mixture):
-        # the separation reads it and warns if it is truncated
-        frames, rate, channels = audio_info(mixture, warn_truncated=False)
-        about = f" ({frames / rate:.1f} s, {rate} Hz, {channels} channel(s))"
-    else:
-        about = ""
-    check_outputs(args.out, name, args.overwrite)
-    source = resolve_source(args.model, "model folder")
-    if args.backend == "onnxruntime":
-        from speechbrain_galr.inference.onnx_runtime import find_onnx_file
-
-        onnx_file = find_onnx_file(source, args.savedir)
-    model = load_model(source, savedir=args.savedir, run_opts=run_opts)
-    if args.backend == "onnxruntime":
-        import torch
-
-        model.use_onnxruntime(onnx_file, threads=torch.get_num_threads())
+    run_opts, chunking = check_separate_options(args)
+    mixture = GALRSeparation._fetch(args.mixture, args.savedir)
+    # the separation reads it and warns if it is truncated
+    frames, rate, channels = audio_info(mixture, warn_truncated=False)
+    about = f" ({frames / rate:.1f} s, {rate} Hz, {channels} channel(s))"
+    outputs = OutputSet(args.out, input_name(mixture), args.overwrite)
+    onnx = args.backend == "onnxruntime"
+    model = GALRSeparation.from_hparams(
+        args.model,
+        savedir=args.savedir,
+        run_opts=run_opts,
+        backend=args.backend,
+        onnx_threads=torch.get_num_threads() if onnx else None,
+    )
     print(
         f"separating {args.mixture}{about} into {model.num_sources} "
         f"sources on {run_opts['device']}, {run_opts['precision']}"
-        + (", onnxruntime" if args.backend == "onnxruntime" else ""),
+        + (", onnxruntime" if onnx else ""),
         file=sys.stderr,
     )
     start = time.time()
     paths = model.separate_file_to_folder(
         mixture,
-        args.out,
-        chunk_seconds=args.chunk_seconds,
-        overlap_seconds=args.overlap_seconds,
+        outputs,
+        chunk_seconds=chunking,
         progress=False if args.quiet else None,
-        overwrite=args.overwrite,
     )
     if args.plot:
-        png = os.path.join(args.out, f"{name}_sources.png")
+        png = os.path.join(args.out, f"{outputs.name}_sources.png")
         plot_sources(paths, png)
         paths.append(png)
     print(f"done in {time.time() - start:.1f} s", file=sys.stderr)

@@ -12,9 +12,7 @@ Authors
 import os
 import zipfile
 
-import ruamel.yaml
 import torch
-import yaml
 
 from speechbrain_galr.errors import GALRError, one_line
 
@@ -24,8 +22,15 @@ class ModelFileError(GALRError):
     or does not fit its definition (the message names the file)."""
 
 
+class ModelFileNotFoundError(ModelFileError, FileNotFoundError):
+    """Raised when a file of a model folder is missing (the message names
+    the file)."""
+
+
 def yaml_parser():
     """A round-trip YAML parser that keeps hyperpyyaml's tags."""
+    import ruamel.yaml
+
     parser = ruamel.yaml.YAML()
     parser.width = 80
     return parser
@@ -34,6 +39,8 @@ def yaml_parser():
 def read_hparams(path, error=ModelFileError):
     """Parses a hyperparameter file, tags kept; one-line ``error`` naming
     the file when it is not a YAML mapping."""
+    import ruamel.yaml
+
     try:
         with open(path, encoding="utf-8") as fin:
             doc = yaml_parser().load(fin)
@@ -64,6 +71,8 @@ def file_problem(path):
     >>> file_problem(path)
     'truncated or damaged torch file (File is not a zip file)'
     """
+    import yaml
+
     try:
         with open(path, "rb") as fin:
             head = fin.read(2)

@@ -25,18 +25,51 @@ MIN_OVERLAP_SECONDS = 0.02
 """Shortest overlap accepted (the sources are aligned on it)."""
 
 
-def chunk_lengths(sample_rate, chunk_seconds, overlap_seconds=None):
-    """Checks the chunk settings and converts them to samples.
+DEFAULT_CHUNK_SECONDS = 10.0
+"""Chunk length when none is given; the overlap's default is then 2 s."""
+
+
+class ChunkSettings:
+    """Chunk length and overlap in seconds, checked once, at construction
+    (:func:`check_chunk_seconds`); :meth:`samples` converts them for a
+    sample rate without checking again.
 
     Arguments
     ---------
-    sample_rate : int
-        The model's sample rate.
-    chunk_seconds : float
-        Chunk length, at least :data:`MIN_CHUNK_SECONDS`.
+    chunk_seconds : float or None
+        Chunk length, at least :data:`MIN_CHUNK_SECONDS` (None: 10 s).
     overlap_seconds : float or None
         Overlap of consecutive chunks, at least :data:`MIN_OVERLAP_SECONDS`
         and at most half a chunk; None for ``min(2, chunk_seconds / 4)``.
+
+    Example
+    -------
+    >>> settings = ChunkSettings(1.0, 0.5)
+    >>> settings.samples(8000), ChunkSettings().samples(8000)
+    ((8000, 4000), (80000, 16000))
+    """
+
+    def __init__(self, chunk_seconds=None, overlap_seconds=None):
+        if chunk_seconds is None:
+            chunk_seconds = DEFAULT_CHUNK_SECONDS
+        self.chunk_seconds, self.overlap_seconds = check_chunk_seconds(
+            chunk_seconds, overlap_seconds
+        )
+
+    def samples(self, sample_rate):
+        """``(chunk, overlap)`` in samples at ``sample_rate``."""
+        chunk = round(self.chunk_seconds * sample_rate)
+        overlap = round(self.overlap_seconds * sample_rate)
+        return chunk, max(1, min(overlap, chunk // 2))
+
+    def __repr__(self):
+        return (
+            f"ChunkSettings({self.chunk_seconds:g}, {self.overlap_seconds:g})"
+        )
+
+
+def chunk_lengths(sample_rate, chunk_seconds, overlap_seconds=None):
+    """Checks the chunk settings and converts them to samples.
 
     Returns
     -------
@@ -57,12 +90,12 @@ def chunk_lengths(sample_rate, chunk_seconds, overlap_seconds=None):
     ...
     ValueError: chunk length must be a number of seconds >= 0.1, got -5
     """
-    chunk_seconds, overlap_seconds = check_chunk_seconds(
-        chunk_seconds, overlap_seconds
-    )
-    chunk = round(chunk_seconds * sample_rate)
-    overlap = max(1, min(round(overlap_seconds * sample_rate), chunk // 2))
-    return chunk, overlap
+    return ChunkSettings(chunk_seconds, overlap_seconds).samples(sample_rate)
+
+
+def shows_progress(total, chunk, overlap):
+    """Whether a progress bar is worth showing: more than 4 chunks."""
+    return total is not None and total > chunk + 3 * (chunk - overlap)
 
 
 def check_chunk_seconds(chunk_seconds, overlap_seconds=None):

@@ -36,6 +36,7 @@ import torch
 
 from speechbrain_galr.atomic_files import atomic_path, make_temp_folder
 from speechbrain_galr.audio import StreamResampler, open_audio, read_blocks
+from speechbrain_galr.inference.chunked import ChunkedSeparator, shows_progress
 
 WORK_PREFIX = ".galr-work-"
 """Name prefix of the hidden work folders (followed by the process id)."""
@@ -82,6 +83,45 @@ def check_outputs(out_dir, name, overwrite=False):
             f"{found[0]} exists ({len(found)} output(s) of {name!r} in "
             f"{out_dir}); pass --overwrite (overwrite=True) to replace them"
         )
+
+
+def input_name(path):
+    """The name the outputs of an input file are called by (its stem).
+
+    Example
+    -------
+    >>> input_name("/data/meeting.flac")
+    'meeting'
+    """
+    return os.path.splitext(os.path.basename(str(path)))[0]
+
+
+class OutputSet:
+    """The outputs of one input in one folder, checked once, when made
+    (:func:`check_outputs`): the command line makes it before loading the
+    model, so that a run that would replace outputs stops at once.
+
+    Arguments
+    ---------
+    out_dir : str
+        The output folder (created when the outputs are written).
+    name : str
+        The input's name (:func:`input_name`).
+    overwrite : bool
+        Whether outputs of an earlier run may be replaced.
+
+    Example
+    -------
+    >>> outputs = OutputSet(getfixture("tmp_path") / "out", "mix")
+    >>> outputs.name
+    'mix'
+    """
+
+    def __init__(self, out_dir, name, overwrite=False):
+        self.out_dir = os.fspath(out_dir)
+        self.name = name
+        self.overwrite = overwrite
+        check_outputs(self.out_dir, name, overwrite)
 
 
 @contextlib.contextmanager
@@ -164,40 +204,54 @@ class _RawSources:
 
 
 def separate_file_to_folder(
-    model, path, out_dir, chunker, block_seconds=30.0, overwrite=False
+    separate_fn,
+    model_rate,
+    path,
+    outputs,
+    chunk_size,
+    overlap,
+    device="cpu",
+    progress=None,
+    block_seconds=30.0,
 ):
     """Separates an audio file of any length into one wav per source.
 
     Arguments
     ---------
-    model : speechbrain_galr.inference.separator.GALRSeparation
-        The model (``separate_batch``, ``sample_rate``, ``device``).
+    separate_fn : callable
+        ``[B, T]`` mixtures at ``model_rate`` -> ``[B, T, C]`` sources
+        (``GALRSeparation.separate_batch``).
+    model_rate : int
+        The model's sample rate.
     path : str
         Local audio file (any rate and channel count).
-    out_dir : str
-        Output folder (created).
-    chunker : callable
-        Makes the :class:`~speechbrain_galr.inference.chunked.ChunkedSeparator`
-        for
-        a number of model-rate samples.
+    outputs : OutputSet
+        Where the outputs go (checked already).
+    chunk_size, overlap : int
+        Chunk length and overlap in model-rate samples (checked already:
+        :class:`~speechbrain_galr.inference.chunked.ChunkSettings`).
+    device : str or torch.device
+        Where the mixture chunks are sent.
+    progress : bool or None
+        Progress bar; by default shown from 4 chunks on.
     block_seconds : float
         Seconds of audio read from disk at a time.
-    overwrite : bool
-        Whether outputs of an earlier run may be replaced.
 
     Returns
     -------
     list of str
         The written files, one per source the model gives.
     """
-    out_dir = os.fspath(out_dir)
-    name = os.path.splitext(os.path.basename(str(path)))[0]
-    check_outputs(out_dir, name, overwrite)
+    out_dir, name = outputs.out_dir, outputs.name
     with open_audio(path) as audio, work_folder(out_dir) as work:
         rate = audio.samplerate
-        total = -(-audio.frames * model.sample_rate // rate)
-        to_model = StreamResampler(rate, model.sample_rate)
-        chunked = chunker(total)
+        total = -(-audio.frames * model_rate // rate)
+        to_model = StreamResampler(rate, model_rate)
+        if progress is None:
+            progress = shows_progress(total, chunk_size, overlap)
+        chunked = ChunkedSeparator(
+            separate_fn, chunk_size, overlap, total=total, progress=progress
+        )
         raw = _RawSources(work, rate)
         # the round trip through the model's rate may add a sample
         remaining = audio.frames
@@ -212,7 +266,7 @@ def separate_file_to_folder(
             elif est.shape[0] > 0:
                 if to_file is None:
                     channels = est.shape[1]
-                    to_file = StreamResampler(model.sample_rate, rate, channels)
+                    to_file = StreamResampler(model_rate, rate, channels)
                 est = to_file.push(est.float().cpu())
             if est is not None:
                 raw.write(est[:remaining])
@@ -224,8 +278,8 @@ def separate_file_to_folder(
                 for samples in read_blocks(audio, block):
                     # [n, 1] at the model's rate
                     resampled = to_model.push(samples[:, None])
-                    write(chunked.push(resampled.T.to(model.device))[0])
-                write(chunked.push(to_model.flush().T.to(model.device))[0])
+                    write(chunked.push(resampled.T.to(device))[0])
+                write(chunked.push(to_model.flush().T.to(device))[0])
                 final = chunked.flush()
                 if final.shape[1] > 0:
                     write(final[0])

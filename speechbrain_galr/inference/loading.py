@@ -1,11 +1,16 @@
-"""Loads a model folder with one-line errors that name the bad file.
+"""Loading a model folder: the one way from a user's model source to a
+ready separator, with one-line errors that name the bad file.
 
-``GALRSeparation.from_hparams`` is SpeechBrain's own loader; when a file of
-the folder is missing, empty, truncated or does not fit
-``hyperparams.yaml``, it fails deep inside torch or hyperpyyaml.
-:func:`load_model`, used by the command line, first checks the files of a
-local folder (:func:`check_model_folder`) and turns what still fails into a
-:class:`speechbrain_galr.model_folder.ModelFileError` naming the folder.
+:func:`load_pretrained` is SpeechBrain's ``from_hparams``
+(``speechbrain.inference.interfaces.pretrained_from_hparams``) with three
+changes: the source is resolved once
+(:func:`speechbrain_galr.inference.user_paths.resolve_source`), its
+``hyperparams.yaml`` is read once (hyperpyyaml builds the modules from that
+text), and the ``.ckpt`` files are loaded only for the PyTorch backend
+(with ``backend="onnxruntime"`` the folder's ``model.onnx`` runs the model
+and no checkpoint is read).  A failure is explained after it happens
+(which file is missing, empty, damaged or does not fit the yaml), as a
+:class:`speechbrain_galr.model_folder.ModelFileError`.
 
 Authors
  * speechbrain-galr contributors 2026
@@ -15,14 +20,17 @@ import os
 import re
 
 from speechbrain_galr.errors import one_line
+from speechbrain_galr.inference.user_paths import resolve_source
 from speechbrain_galr.model_folder import (
     ModelFileError,
-    load_state_file,
-    read_hparams,
+    ModelFileNotFoundError,
+    file_problem,
 )
 
 HPARAMS_FILE = "hyperparams.yaml"
-
+BACKENDS = ("torch", "onnxruntime")
+"""What runs the model: PyTorch (the ``.ckpt`` files) or onnxruntime (the
+folder's ``model.onnx``, written by ``export --onnx``)."""
 
 SIZE_MISMATCH = re.compile(
     r"size mismatch for (\S+): copying a param with shape "
@@ -40,9 +48,152 @@ def _load_problem(err):
     return f"{name} is {saved} in the .ckpt file, {built} by the yaml"
 
 
-def check_model_folder(folder):
-    """Checks a local model folder's ``hyperparams.yaml`` and the ``.ckpt``
-    file of every loadable of its pretrainer.
+def _fetch(filename, source, savedir):
+    """A local path of a file of a model folder or hub repository."""
+    if os.path.isdir(source):
+        path = os.path.join(source, filename)
+        if not os.path.isfile(path):
+            raise ModelFileNotFoundError(
+                f"model folder {source} has no {filename} (export a recipe "
+                "with `python -m speechbrain_galr export`)"
+            )
+        return path
+    from speechbrain.utils.fetching import LocalStrategy, fetch
+
+    try:
+        return str(
+            fetch(
+                filename,
+                source=source,
+                savedir=savedir,
+                local_strategy=LocalStrategy.SYMLINK,
+            )
+        )
+    except Exception as err:  # hub and network errors of many types
+        raise ModelFileError(
+            f"cannot get {filename} of {source}: {one_line(err, 200)}"
+        ) from err
+
+
+def build_hparams(path, overrides=None):
+    """Reads a model's ``hyperparams.yaml`` once and builds it.
+
+    Returns
+    -------
+    hparams : dict
+        The built hyperparameters (modules included).
+    pretrainer : speechbrain.utils.parameter_transfer.Pretrainer
+        Its ``pretrainer``, with at least one loadable.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "hyperparams.yaml"
+    >>> _ = path.write_text("sample_rate: -8000\\nmodules: {}\\n")
+    >>> build_hparams(str(path))
+    Traceback (most recent call last):
+    ...
+    speechbrain_galr.model_folder.ModelFileError: .../hyperparams.yaml ...
+    """
+    import ruamel.yaml
+    from hyperpyyaml import load_hyperpyyaml
+
+    try:
+        with open(path, encoding="utf-8") as fin:
+            hparams = load_hyperpyyaml(fin, overrides or {})
+    except (ruamel.yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ModelFileError(f"cannot parse {path}: {one_line(err)}") from err
+    except Exception as err:  # yaml, import and constructor errors
+        raise ModelFileError(
+            f"the model defined in {path} cannot be built: "
+            f"{type(err).__name__}: {one_line(err)}"
+        ) from err
+    if not isinstance(hparams, dict):
+        raise ModelFileError(f"{path} is not a YAML mapping")
+    pretrainer = hparams.get("pretrainer")
+    if not getattr(pretrainer, "loadables", None):
+        raise ModelFileError(f"{path} has no pretrainer with loadables")
+    return hparams, pretrainer
+
+
+def _checkpoint_problem(source, pretrainer, err):
+    """The one-line error for a failed ``load_collected``: the first
+    loadable whose file is missing or damaged, else the mismatch."""
+    for name in pretrainer.loadables:
+        path = str(pretrainer.paths.get(name, f"{name}.ckpt"))
+        if not os.path.isfile(path):
+            return ModelFileNotFoundError(f"checkpoint file not found: {path}")
+        if os.path.getsize(path) == 0:
+            return ModelFileError(f"{path} is empty (0 bytes)")
+        problem = file_problem(path)
+        if problem is not None:
+            return ModelFileError(
+                f"{path} is not a readable checkpoint: {problem}"
+            )
+    if isinstance(err, RuntimeError) and "state_dict" in str(err):
+        return ModelFileError(
+            f"the .ckpt files of {source} do not fit its {HPARAMS_FILE} "
+            f"(a changed setting?): {_load_problem(err)}"
+        )
+    return ModelFileError(
+        f"cannot load the checkpoints of {source}: "
+        f"{type(err).__name__}: {one_line(err)}"
+    )
+
+
+def load_weights(pretrainer, source, savedir=None):
+    """Collects and loads the ``.ckpt`` files of a pretrainer (once)."""
+    from speechbrain.utils.fetching import LocalStrategy
+
+    pretrainer.set_collect_in(savedir)
+    try:
+        pretrainer.collect_files(
+            default_source=source, local_strategy=LocalStrategy.SYMLINK
+        )
+        pretrainer.load_collected()
+    except ModelFileError:
+        raise
+    except Exception as err:  # fetch, torch.load and load_state_dict
+        if not getattr(pretrainer, "paths", None):
+            pretrainer.paths = {
+                name: os.path.join(source, f"{name}.ckpt")
+                for name in pretrainer.loadables
+            }
+        raise _checkpoint_problem(source, pretrainer, err) from err
+
+
+def load_pretrained(
+    cls,
+    source,
+    savedir=None,
+    run_opts=None,
+    overrides=None,
+    backend="torch",
+    onnx_threads=None,
+):
+    """Builds ``cls`` (a SpeechBrain ``Pretrained``) from a model folder or
+    hub repository, each file read once.
+
+    Arguments
+    ---------
+    cls : type
+        ``GALRSeparation`` (or a subclass).
+    source : str
+        A model folder written by ``export``, or a hub id.
+    savedir : str or None
+        Where SpeechBrain keeps links to fetched files.
+    run_opts : dict or None
+        ``{"device": ..., "precision": ...}``.
+    overrides : dict or None
+        hyperpyyaml overrides.
+    backend : str
+        ``torch`` (the ``.ckpt`` files) or ``onnxruntime`` (``model.onnx``;
+        no checkpoint is loaded).
+    onnx_threads : int or None
+        onnxruntime's intra-op threads.
+
+    Returns
+    -------
+    cls instance
 
     Raises
     ------
@@ -51,74 +202,29 @@ def check_model_folder(folder):
 
     Example
     -------
-    >>> folder = getfixture("tmp_path")
-    >>> check_model_folder(folder)
+    >>> from speechbrain_galr.inference.separator import GALRSeparation
+    >>> load_pretrained(GALRSeparation, getfixture("tmp_path"))
     Traceback (most recent call last):
     ...
-    speechbrain_galr.model_folder.ModelFileError: model folder ... has no ...
+    speechbrain_galr.model_folder.ModelFileNotFoundError: model folder ...
     """
-    folder = str(folder)
-    path = os.path.join(folder, HPARAMS_FILE)
-    if not os.path.isfile(path):
+    if backend not in BACKENDS:
         raise ModelFileError(
-            f"model folder {folder} has no {HPARAMS_FILE} (export a recipe "
-            "with `python -m speechbrain_galr export`)"
+            f"backend must be one of {BACKENDS}, not {backend}"
         )
-    hparams = read_hparams(path)
-    pretrainer = hparams.get("pretrainer")
-    loadables = (
-        pretrainer.get("loadables") if hasattr(pretrainer, "get") else None
+    source = resolve_source(source, "model folder")
+    onnx_file = None
+    if backend == "onnxruntime":
+        from speechbrain_galr.inference.onnx_runtime import find_onnx_file
+
+        onnx_file = find_onnx_file(source, savedir)  # before building
+    hparams, pretrainer = build_hparams(
+        _fetch(HPARAMS_FILE, source, savedir), overrides
     )
-    if not isinstance(loadables, dict):
-        raise ModelFileError(f"{path} has no pretrainer with loadables")
-    paths = pretrainer.get("paths") or {}
-    for name in loadables:
-        if name in paths:
-            continue  # fetched from elsewhere by SpeechBrain
-        load_state_file(os.path.join(folder, f"{name}.ckpt"))
-
-
-def load_model(source, savedir=None, run_opts=None):
-    """``GALRSeparation.from_hparams`` with one-line errors.
-
-    Arguments
-    ---------
-    source : str
-        A model folder written by ``export`` or a hub id.
-    savedir : str or None
-        Passed to ``from_hparams``.
-    run_opts : dict or None
-        Passed to ``from_hparams`` (``{"device": "cuda"}``).
-
-    Returns
-    -------
-    speechbrain_galr.inference.separator.GALRSeparation
-
-    Raises
-    ------
-    ModelFileError
-        When a file of the folder is bad or the model does not load.
-    """
-    from speechbrain_galr.inference.separator import GALRSeparation
-
-    source = str(source)
-    if os.path.isdir(source):
-        check_model_folder(source)
-    try:
-        return GALRSeparation.from_hparams(
-            source=source, savedir=savedir, run_opts=run_opts or {}
-        )
-    except ModelFileError:
-        raise
-    except RuntimeError as err:
-        if "state_dict" not in str(err):
-            raise
-        raise ModelFileError(
-            f"the .ckpt files of {source} do not fit its {HPARAMS_FILE} "
-            f"(a changed setting?): {_load_problem(err)}"
-        ) from err
-    except (ImportError, AttributeError, TypeError, KeyError) as err:
-        raise ModelFileError(
-            f"the model defined in {source}/{HPARAMS_FILE} cannot be built: "
-            f"{type(err).__name__}: {one_line(err)}"
-        ) from err
+    hparams["savedir"] = savedir
+    if onnx_file is None:
+        load_weights(pretrainer, source, savedir)
+    model = cls(modules=hparams["modules"], hparams=hparams, run_opts=run_opts)
+    if onnx_file is not None:
+        model.use_onnxruntime(onnx_file, threads=onnx_threads)
+    return model

@@ -29,7 +29,14 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_galr.audio import AudioNotFoundError, read_audio
 from speechbrain_galr.inference import file_separation
-from speechbrain_galr.inference.chunked import ChunkedSeparator, chunk_lengths
+from speechbrain_galr.inference.chunked import (
+    DEFAULT_CHUNK_SECONDS,
+    ChunkedSeparator,
+    ChunkSettings,
+    shows_progress,
+)
+from speechbrain_galr.inference.file_separation import OutputSet, input_name
+from speechbrain_galr.inference.loading import HPARAMS_FILE, load_pretrained
 from speechbrain_galr.inference.run_options import resolve_run_opts
 from speechbrain_galr.inference.user_paths import resolve_source
 from speechbrain_galr.nnet.tasnet import TasNet, check_mixtures
@@ -89,7 +96,7 @@ class GALRSeparation(Pretrained):
     SpeechBrain's own: the ``pretrainer`` of a hub folder loads
     ``encoder.ckpt``, ``masknet.ckpt``, ``decoder.ckpt`` from ``source``."""
 
-    chunk_seconds = 10.0
+    chunk_seconds = DEFAULT_CHUNK_SECONDS
     """Chunk length of chunked separation; inputs up to this length are
     separated whole by :meth:`separate_file`."""
     overlap_seconds = 2.0
@@ -101,19 +108,40 @@ class GALRSeparation(Pretrained):
         self._onnx_model = None
 
     @classmethod
-    def from_hparams(cls, source, hparams_file="hyperparams.yaml", **kwargs):
-        """SpeechBrain's ``from_hparams``, after the user's ``source`` is
-        resolved (:func:`speechbrain_galr.inference.user_paths.resolve_source`:
-        a
-        missing local folder is "not found" at once, not a hub id)."""
-        source = resolve_source(source, "model folder")
-        if os.path.isdir(source):
-            if not os.path.isfile(os.path.join(source, hparams_file)):
-                raise FileNotFoundError(
-                    f"model folder {source} has no {hparams_file}; export a "
-                    "recipe with `python -m speechbrain_galr export`"
-                )
-        return super().from_hparams(source, hparams_file, **kwargs)
+    def from_hparams(
+        cls,
+        source,
+        hparams_file=HPARAMS_FILE,
+        savedir=None,
+        run_opts=None,
+        overrides=None,
+        backend="torch",
+        onnx_threads=None,
+        **kwargs,
+    ):
+        """SpeechBrain's ``from_hparams``, one way through
+        (:func:`speechbrain_galr.inference.loading.load_pretrained`): the
+        source resolved once (a missing local folder is "not found" at
+        once, not a hub id), ``hyperparams.yaml`` read once, the ``.ckpt``
+        files loaded only for ``backend="torch"``; ``backend=
+        "onnxruntime"`` runs the folder's ``model.onnx``.  SpeechBrain's
+        other options (``download_only``, ``fetch_config``, another
+        ``hparams_file``, ...) go to SpeechBrain's own loader."""
+        if hparams_file != HPARAMS_FILE or kwargs:
+            if backend != "torch":
+                raise ValueError(f"backend {backend!r} needs {HPARAMS_FILE}")
+            source = resolve_source(source, "model folder")
+            return super().from_hparams(
+                source,
+                hparams_file,
+                savedir=savedir,
+                run_opts=run_opts,
+                overrides=overrides or {},
+                **kwargs,
+            )
+        return load_pretrained(
+            cls, source, savedir, run_opts, overrides, backend, onnx_threads
+        )
 
     @property
     def sample_rate(self):
@@ -122,11 +150,16 @@ class GALRSeparation(Pretrained):
 
     @property
     def num_sources(self):
-        """The number of sources the model gives (found with a short
-        silent input once: the yaml's ``num_spks`` may say otherwise)."""
+        """The number of sources the model gives, from its settings (the
+        mask network's ``num_spks``, or the ONNX graph's output width); a
+        ``num_spks`` in the yaml that says otherwise is warned about once.
+        """
         if self._num_sources is None:
-            silence = torch.zeros(1, self.sample_rate // 10)
-            self._num_sources = self.separate_batch(silence).shape[-1]
+            model = self._model()
+            found = getattr(model, "num_spks", None)  # OnnxTasNet
+            if found is None:
+                found = model.masknet.num_spks
+            self._num_sources = int(found)
             if self._num_sources != int(self.hparams.num_spks):
                 logger.warning(
                     f"warning: the model's hyperparams.yaml says num_spks: "
@@ -225,25 +258,31 @@ class GALRSeparation(Pretrained):
             shape = tuple(mix.shape) if torch.is_tensor(mix) else type(mix)
             raise ValueError(f"mixtures must be a [B, T] tensor, got {shape}")
         chunked = self.chunked_separator(
-            mix.shape[1], chunk_seconds, overlap_seconds, progress
+            mix.shape[1],
+            self.chunking(chunk_seconds, overlap_seconds),
+            progress,
         )
         return chunked.separate(mix)
 
-    def chunked_separator(
-        self, total, chunk_seconds=None, overlap_seconds=None, progress=None
-    ):
-        """A :class:`~speechbrain_galr.inference.chunked.ChunkedSeparator` for
-        ``total`` samples, the settings checked by
-        :func:`~speechbrain_galr.inference.chunked.chunk_lengths`."""
+    def chunking(self, chunk_seconds=None, overlap_seconds=None):
+        """The checked :class:`~speechbrain_galr.inference.chunked.
+        ChunkSettings` of the given seconds (checked once: settings made
+        already pass through); None takes this object's
+        :attr:`chunk_seconds` and :attr:`overlap_seconds`."""
+        if isinstance(chunk_seconds, ChunkSettings):
+            return chunk_seconds
         if chunk_seconds is None:
             chunk_seconds = self.chunk_seconds
             if overlap_seconds is None:
                 overlap_seconds = self.overlap_seconds
-        chunk, overlap = chunk_lengths(
-            self.sample_rate, chunk_seconds, overlap_seconds
-        )
+        return ChunkSettings(chunk_seconds, overlap_seconds)
+
+    def chunked_separator(self, total, settings, progress=None):
+        """A :class:`~speechbrain_galr.inference.chunked.ChunkedSeparator`
+        for ``total`` samples with checked ``settings``."""
+        chunk, overlap = settings.samples(self.sample_rate)
         if progress is None:
-            progress = total > chunk + 3 * (chunk - overlap)
+            progress = shows_progress(total, chunk, overlap)
         return ChunkedSeparator(
             self.separate_batch, chunk, overlap, total=total, progress=progress
         )
@@ -253,9 +292,10 @@ class GALRSeparation(Pretrained):
         """Local path of an audio file given by a user (fetched when it is
         a URL or a hub file; see
         :mod:`speechbrain_galr.inference.user_paths`)."""
-        path = resolve_source(path, "audio file", AudioNotFoundError)
+        path = os.fspath(path)
         if os.path.exists(path):
-            return path
+            return path  # a local file: nothing to resolve
+        path = resolve_source(path, "audio file", AudioNotFoundError)
         source, filename = split_path(path)
         try:
             local = fetch(
@@ -300,13 +340,12 @@ class GALRSeparation(Pretrained):
         signal = read_audio(self._fetch(path, savedir), self.sample_rate)
         # [1, T]
         mix = signal[None].to(self.device)
-        chunk, _ = chunk_lengths(
-            self.sample_rate, chunk_seconds or self.chunk_seconds
-        )
+        settings = self.chunking(chunk_seconds)
+        chunk, _ = settings.samples(self.sample_rate)
         if mix.shape[1] <= chunk:
             est = self.separate_batch(mix)
         else:
-            est = self.separate_chunked(mix, chunk_seconds)
+            est = self.separate_chunked(mix, settings)
         return _peak_normalize(est) if normalize else est
 
     def separate_file_to_folder(
@@ -347,24 +386,23 @@ class GALRSeparation(Pretrained):
         list of str
             The written files, one per source.
         """
-        chunk_lengths(
-            self.sample_rate,
-            chunk_seconds or self.chunk_seconds,
-            overlap_seconds,
+        path = self._fetch(path, None)
+        outputs = out_dir
+        if not isinstance(outputs, OutputSet):
+            outputs = OutputSet(out_dir, input_name(path), overwrite)
+        chunk, overlap = self.chunking(chunk_seconds, overlap_seconds).samples(
+            self.sample_rate
         )
-
-        def chunker(total):
-            return self.chunked_separator(
-                total, chunk_seconds, overlap_seconds, progress
-            )
-
         return file_separation.separate_file_to_folder(
-            self,
-            self._fetch(path, None),
-            out_dir,
-            chunker,
+            self.separate_batch,
+            self.sample_rate,
+            path,
+            outputs,
+            chunk,
+            overlap,
+            device=self.device,
+            progress=progress,
             block_seconds=block_seconds,
-            overwrite=overwrite,
         )
 
     def separate_with_attention(self, mix):
@@ -396,3 +434,10 @@ class GALRSeparation(Pretrained):
     def forward(self, mix):
         """Separates ``[B, T]`` mixtures (see :meth:`separate_batch`)."""
         return self.separate_batch(mix)
+
+
+def load_model(source, savedir=None, run_opts=None, backend="torch"):
+    """``GALRSeparation.from_hparams`` (the command line's loader)."""
+    return GALRSeparation.from_hparams(
+        source, savedir=savedir, run_opts=run_opts, backend=backend
+    )

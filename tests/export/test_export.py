@@ -27,8 +27,7 @@ from speechbrain_galr.export.hub import (
     list_checkpoints,
     score_direction,
 )
-from speechbrain_galr.inference.loading import load_model
-from speechbrain_galr.inference.separator import GALRSeparation
+from speechbrain_galr.inference.separator import GALRSeparation, load_model
 from speechbrain_galr.training.results_record import write_results_record
 
 MODEL_YAML = os.path.join(speechbrain_galr.HPARAMS_DIR, "galr-model.yaml")

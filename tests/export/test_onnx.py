@@ -39,7 +39,7 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def torch_model(model_dir):
     """The exported folder's PyTorch model."""
-    from speechbrain_galr.inference.loading import load_model
+    from speechbrain_galr.inference.separator import load_model
 
     model = load_model(str(model_dir), run_opts={"precision": "fp32"})
     return model.mods.model.eval()
