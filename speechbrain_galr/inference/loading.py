@@ -20,6 +20,7 @@ import os
 import re
 
 from speechbrain_galr.errors import one_line
+from speechbrain_galr.inference.savedir import prepare_savedir
 from speechbrain_galr.inference.user_paths import resolve_source
 from speechbrain_galr.model_folder import (
     ModelFileError,
@@ -213,6 +214,7 @@ def load_pretrained(
             f"backend must be one of {BACKENDS}, not {backend}"
         )
     source = resolve_source(source, "model folder")
+    prepare_savedir(source, savedir)
     onnx_file = None
     if backend == "onnxruntime":
         from speechbrain_galr.inference.onnx_runtime import find_onnx_file

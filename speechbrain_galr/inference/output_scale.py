@@ -98,6 +98,20 @@ class MixtureFit:
         return torch.linalg.solve(self.gram + ridge * eye, self.cross)
 
 
+def check_scale(scale):
+    """Raises ValueError unless ``scale`` is one of :data:`SCALES`.
+
+    Example
+    -------
+    >>> check_scale("loud")
+    Traceback (most recent call last):
+    ...
+    ValueError: scale is one of ('peak', 'mixture'), not 'loud'
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale is one of {SCALES}, not {scale!r}")
+
+
 def source_gains(peaks, scale="peak", fit=None, name="the input"):
     """The gain of each source when it is written.
 
@@ -124,8 +138,7 @@ def source_gains(peaks, scale="peak", fit=None, name="the input"):
     peaks = peaks.double()
     if scale == "peak":
         return [PEAK / p if p > 1e-8 else 1.0 for p in peaks.tolist()]
-    if scale != "mixture":
-        raise ValueError(f"scale is one of {SCALES}, not {scale!r}")
+    check_scale(scale)
     gains = fit.gains() if fit is not None else torch.ones_like(peaks)
     highest = float((gains.abs() * peaks).max()) if peaks.numel() else 0.0
     if highest > PEAK:

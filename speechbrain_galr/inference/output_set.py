@@ -109,6 +109,14 @@ def _create_lock(path):
         return True
     except FileExistsError:
         return False
+    except OSError:  # a file system without hard links: O_EXCL
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(f"{os.getpid()}\n")
+        return True
     finally:
         os.remove(tmp)
 
@@ -126,6 +134,18 @@ def _remove_dead_lock(path, pid):
         return
     with contextlib.suppress(OSError):  # a live run's: put it back
         rename_no_replace(aside, path)
+
+
+def remove_dead_locks(out_dir):
+    """Removes the lock files in ``out_dir`` of runs that were killed
+    (their process is gone), whatever their input name."""
+    for entry in os.listdir(out_dir):
+        helper = re.search(r"\.[0-9]+\.(tmp|dead)$", entry)  # in use
+        if entry.startswith(LOCK_PREFIX) and not helper:
+            path = os.path.join(out_dir, entry)
+            pid = _read_pid(path)
+            if pid and pid != os.getpid() and not _pid_alive(pid):
+                _remove_dead_lock(path, pid)
 
 
 @contextlib.contextmanager
@@ -148,6 +168,7 @@ def output_lock(out_dir, name):
     speechbrain_galr.inference.output_set.OutputsBusyError: another run ...
     """
     path = os.path.join(out_dir, f"{LOCK_PREFIX}{name}")
+    remove_dead_locks(out_dir)
     for _ in range(3):
         if _create_lock(path):
             break
