@@ -282,3 +282,16 @@ def test_full_disk_during_overwrite_keeps_the_old_model(
     assert ".galr" not in line
     assert tree_digest(dest) == before
     assert os.listdir(tmp_path) == ["model"]
+
+
+def test_out_linked_into_the_run_folder_is_refused(run, tmp_path):
+    """`--out g` where g -> RUN/save: the link is resolved, the export
+    refused (it swapped save/, the checkpoints, for a model)."""
+    before = tree_digest(run)
+    link = tmp_path / "g"
+    link.symlink_to(run / "save")
+    status, _, err = run_main(
+        "export", str(run), "--out", str(link), "--overwrite"
+    )
+    assert "inside the recipe output folder" in one_line_error(status, err)
+    assert tree_digest(run) == before

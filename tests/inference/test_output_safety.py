@@ -361,3 +361,20 @@ def test_outputs_honour_the_umask(models, tmp_path):
         os.umask(old)
     for name in os.listdir(tmp_path / "out"):
         assert stat.S_IMODE(os.stat(tmp_path / "out" / name).st_mode) == 0o644
+
+
+@pytest.mark.parametrize("name", ["mix_source1.wav", "mix_sources.png"])
+def test_a_folder_with_an_output_name_stops_the_run_first(
+    models, tmp_path, name
+):
+    """A user's folder named like an output: --overwrite stops before
+    separating (it wrote the new WAVs, then failed on the figure with a
+    hidden temp path), and nothing is written."""
+    out = tmp_path / "out"
+    (out / name).mkdir(parents=True)
+    (out / name / "keep.txt").write_text("mine")
+    mix = write_mix(tmp_path / "mix.wav")
+    status, _, err = separate(models[0], mix, out, "--overwrite", "--plot")
+    assert "is a folder, not an output" in one_line_error(status, err)
+    assert os.listdir(out) == [name]
+    assert os.listdir(out / name) == ["keep.txt"]
