@@ -214,6 +214,38 @@ def load_pretrained(
             f"backend must be one of {BACKENDS}, not {backend}"
         )
     source = resolve_source(source, "model folder")
+    args = (cls, source, savedir, run_opts, overrides, backend, onnx_threads)
+    for _ in range(LOAD_ATTEMPTS):
+        folder = _folder_identity(source)
+        model = _load_once(*args)
+        if _folder_identity(source) == folder:
+            return model
+        # an export --overwrite swapped the folder while its files were
+        # read: the yaml and the weights may be of two models; again
+    raise ModelFileError(
+        f"model folder {source} was replaced {LOAD_ATTEMPTS} times while "
+        "it was loaded (an export into it?); try again when it is done"
+    )
+
+
+LOAD_ATTEMPTS = 3
+"""Loads of a model folder that an export replaces meanwhile."""
+
+
+def _folder_identity(source):
+    """(device, inode) of a local model folder, which an export
+    ``--overwrite`` changes (it swaps in a new folder); None otherwise."""
+    try:
+        info = os.stat(source)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def _load_once(
+    cls, source, savedir, run_opts, overrides, backend, onnx_threads
+):
+    """One load of :func:`load_pretrained`."""
     prepare_savedir(source, savedir)
     onnx_file = None
     if backend == "onnxruntime":

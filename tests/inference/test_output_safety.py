@@ -378,3 +378,44 @@ def test_a_folder_with_an_output_name_stops_the_run_first(
     assert "is a folder, not an output" in one_line_error(status, err)
     assert os.listdir(out) == [name]
     assert os.listdir(out / name) == ["keep.txt"]
+
+
+def test_a_model_folder_replaced_while_loading_is_loaded_again(
+    models, tmp_path, monkeypatch
+):
+    """`export --overwrite` swaps the model folder while its .ckpt files
+    are loaded (here after masknet.ckpt): the masknet of one model with
+    the decoder of another was loaded silently; now the folder is loaded
+    again, and the separation is that of the new model alone."""
+    import shutil
+
+    from speechbrain.utils.parameter_transfer import Pretrainer
+
+    folder, new = tmp_path / "model", tmp_path / "new"
+    shutil.copytree(models[0], folder)
+    shutil.copytree(models[1], new)
+    state = torch.load(new / "decoder.ckpt")
+    torch.save({k: v + 0.1 for k, v in state.items()}, new / "decoder.ckpt")
+    real = Pretrainer.is_loadable
+    asked, swapped = [], []
+
+    def export_meanwhile(self, name):
+        asked.append(name)
+        # asked when collected, listed, then loaded: the third time, the
+        # encoder and masknet of the first folder are loaded already
+        if asked.count("decoder") == 3 and not swapped:
+            swapped.append(True)
+            staging = tmp_path / "staging"
+            shutil.copytree(new, staging)
+            os.rename(folder, tmp_path / "old")
+            os.rename(staging, folder)
+        return real(self, name)
+
+    monkeypatch.setattr(Pretrainer, "is_loadable", export_meanwhile)
+    mix = write_mix(tmp_path / "mix.wav")
+    assert separate(str(folder), mix, tmp_path / "out")[0] == 0
+    monkeypatch.undo()
+    assert separate(str(new), mix, tmp_path / "ref")[0] == 0
+    assert swapped and folder_bytes(tmp_path / "out") == folder_bytes(
+        tmp_path / "ref"
+    )
