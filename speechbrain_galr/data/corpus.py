@@ -141,6 +141,13 @@ def prepare_wsj0mix(
                     f"{version}/{{tr,cv,tt}}/{{{','.join(subfolders)}}} "
                     f"for {num_spks} speakers)"
                 )
+        extra = os.path.join(root, split, f"s{num_spks + 1}")
+        if os.path.isdir(extra):
+            raise ValueError(
+                f"{os.path.join(root, split)} holds more sources than "
+                f"num_spks={num_spks} ({extra} exists): give --num_spks "
+                "to match the corpus"
+            )
     options = {
         "root": os.path.abspath(root),
         "num_spks": num_spks,

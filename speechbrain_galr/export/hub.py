@@ -16,6 +16,7 @@ Authors
  * speechbrain-galr contributors 2026
 """
 
+import difflib
 import io
 import os
 import pathlib
@@ -190,7 +191,13 @@ def find_checkpoint(save_folder, max_key=None, min_key=None):
     Returns
     -------
     speechbrain.utils.checkpoints.Checkpoint
-        When no checkpoint has the key, the newest one.
+        When no checkpoint has ``si-snr`` (neither key given), the newest
+        one.
+
+    Raises
+    ------
+    ExportError
+        Both keys are given, or no checkpoint holds the key given.
 
     Example
     -------
@@ -204,7 +211,17 @@ def find_checkpoint(save_folder, max_key=None, min_key=None):
     5.0
     >>> find_checkpoint(tmp, min_key="si-snr").meta["si-snr"]
     3.0
+    >>> find_checkpoint(tmp, max_key="si_snr")
+    Traceback (most recent call last):
+     ...
+    speechbrain_galr.export.hub.ExportError: no checkpoint in ... holds ...
     """
+    if max_key is not None and min_key is not None:
+        raise ExportError(
+            f"give a key to maximise or one to minimise, not both (max "
+            f"{max_key!r}, min {min_key!r})"
+        )
+    asked = max_key is not None or min_key is not None
     checkpoints = list_checkpoints(save_folder)
     if max_key is None and min_key is None:
         newest = max(checkpoints, key=lambda c: c.meta["unixtime"])
@@ -216,11 +233,33 @@ def find_checkpoint(save_folder, max_key=None, min_key=None):
     scored = [
         c for c in checkpoints if isinstance(c.meta.get(key), (int, float))
     ]
+    if not scored and asked:
+        raise ExportError(_missing_key_message(save_folder, key, checkpoints))
     if not scored:
         return max(checkpoints, key=lambda c: c.meta["unixtime"])
     if min_key is not None:
         return min(scored, key=lambda c: c.meta[key])
     return max(scored, key=lambda c: c.meta[key])
+
+
+def _missing_key_message(save_folder, key, checkpoints):
+    """Which numeric meta keys the checkpoints hold, the closest first."""
+    keys = sorted(
+        {
+            name
+            for c in checkpoints
+            for name, value in c.meta.items()
+            if isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and name != "unixtime"
+        }
+    )
+    close = difflib.get_close_matches(str(key), keys, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return (
+        f"no checkpoint in {save_folder} holds the meta key {key!r} "
+        f"(they hold: {', '.join(keys) or 'none'}){hint}"
+    )
 
 
 def find_named_checkpoint(path):

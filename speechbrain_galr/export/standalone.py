@@ -112,11 +112,30 @@ def package_imports(module_name, tree):
     return found
 
 
+def lazy_imports(tree):
+    """The import nodes inside functions (run only when called)."""
+    lazy = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lazy |= {
+                id(inner)
+                for inner in ast.walk(node)
+                if isinstance(inner, (ast.Import, ast.ImportFrom))
+            }
+    return lazy
+
+
 def collect_modules(roots):
     """The package modules ``roots`` need, each after its dependencies.
 
     Example
     -------
+    Only module-level imports are followed: a package module imported
+    inside a function (the onnxruntime backend, the folder loader behind
+    ``from_hparams``) is left out, and calling that function without the
+    package installed raises a one-line ImportError
+    (:func:`_replacement`).
+
     >>> collect_modules(["speechbrain_galr.nnet.tasnet"])
     ['speechbrain_galr.nnet.tasnet']
     """
@@ -129,7 +148,10 @@ def collect_modules(roots):
             raise StandaloneError(f"circular import through {name}")
         visiting.add(name)
         _, tree = _read_module(name)
-        for _, needed in package_imports(name, tree):
+        lazy = lazy_imports(tree)
+        for node, needed in package_imports(name, tree):
+            if id(node) in lazy:
+                continue  # what a hub folder needs is imported up front
             for target in needed:
                 visit(target)
         visiting.discard(name)
@@ -140,7 +162,14 @@ def collect_modules(roots):
     return ordered
 
 
-def _replacement(node):
+MISSING_PACKAGE = (
+    'raise ImportError("this needs the speechbrain_galr package '
+    "(pip install speechbrain-galr); custom_interface.py holds only "
+    'what separating with a hub folder needs")\n'
+)
+
+
+def _replacement(node, left_out=()):
     """Lines that stand for a stripped import.
 
     A name imported from a module is defined in the joined file already
@@ -149,6 +178,8 @@ def _replacement(node):
     nested in a block leaves ``pass``.
     """
     indent = " " * node.col_offset
+    if left_out:
+        return [f"{indent}{MISSING_PACKAGE}"]
     lines = []
     imports_modules = isinstance(node, ast.Import) or (
         node.level == 0 and _is_folder(node.module)
@@ -180,8 +211,26 @@ class JoinedModule:
             raise AttributeError(name) from None
 
 
-def strip_module(name):
-    """A module's source without its docstring and package imports.
+def _docstrings(tree):
+    """The docstring nodes of a module's classes and functions, each with
+    whether it is its body's only statement."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        ):
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(
+                getattr(first, "value", None), ast.Constant
+            ):
+                if isinstance(first.value.value, str):
+                    found.append((first, len(node.body) == 1))
+    return found
+
+
+def strip_module(name, modules=None):
+    """A module's source without its docstrings and package imports
+    (imports of package modules not in ``modules`` raise ImportError).
 
     Returns
     -------
@@ -194,9 +243,17 @@ def strip_module(name):
     """
     source, tree = _read_module(name)
     lines = source.splitlines(keepends=True)
+
+    def left_out(needed):
+        return modules is not None and any(t not in modules for t in needed)
+
     edits = [
-        (node, _replacement(node)) for node, _ in package_imports(name, tree)
+        (node, _replacement(node, left_out(needed)))
+        for node, needed in package_imports(name, tree)
     ]
+    for node, alone in _docstrings(tree):
+        indent = " " * node.col_offset
+        edits.append((node, [f"{indent}pass\n"] if alone else []))
     future = []
     first = tree.body[0] if tree.body else None
     if (
@@ -327,7 +384,7 @@ def build_custom_interface(roots, version="unknown"):
     modules = collect_modules(roots)
     futures, bodies, owners = [], [], {}
     for name in modules:
-        body, future, tree = strip_module(name)
+        body, future, tree = strip_module(name, modules)
         source, _ = _read_module(name)
         for bound, meaning in _bindings(name, tree, source).items():
             owner = owners.setdefault(bound, (name, meaning))

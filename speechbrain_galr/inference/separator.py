@@ -36,7 +36,6 @@ from speechbrain_galr.inference.chunked import (
     shows_progress,
 )
 from speechbrain_galr.inference.file_separation import OutputSet, input_name
-from speechbrain_galr.inference.loading import HPARAMS_FILE, load_pretrained
 from speechbrain_galr.inference.run_options import resolve_run_opts
 from speechbrain_galr.inference.savedir import prepare_savedir
 from speechbrain_galr.inference.user_paths import resolve_source
@@ -112,7 +111,7 @@ class GALRSeparation(Pretrained):
     def from_hparams(
         cls,
         source,
-        hparams_file=HPARAMS_FILE,
+        hparams_file="hyperparams.yaml",
         savedir=None,
         run_opts=None,
         overrides=None,
@@ -128,6 +127,11 @@ class GALRSeparation(Pretrained):
         "onnxruntime"`` runs the folder's ``model.onnx``.  SpeechBrain's
         other options (``download_only``, ``fetch_config``, another
         ``hparams_file``, ...) go to SpeechBrain's own loader."""
+        from speechbrain_galr.inference.loading import (
+            HPARAMS_FILE,
+            load_pretrained,
+        )
+
         if hparams_file != HPARAMS_FILE or kwargs:
             if backend != "torch":
                 raise ValueError(f"backend {backend!r} needs {HPARAMS_FILE}")

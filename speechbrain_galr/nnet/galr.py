@@ -196,7 +196,7 @@ class GALR(Dual_Path_Model):
         """
         return [layer.attention for layer in self._attentive_blocks()]
 
-    def forward(self, x, lengths=None):
+    def forward(self, x, lengths=None, frame_counts=None):
         """Estimates the masks.
 
         Arguments
@@ -204,8 +204,13 @@ class GALR(Dual_Path_Model):
         x : torch.Tensor
             Encoder output ``[B, D, L]``.
         lengths : torch.Tensor or None
-            ``[B]`` relative lengths in (0, 1] of each item's frames, or None
-            when every item spans all L frames.
+            ``[B]`` relative lengths in (0, 1] of each item's frames
+            (SpeechBrain's convention, for use in other recipes), or None.
+        frame_counts : torch.Tensor or None
+            ``[B]`` integer frames of each item (what
+            :class:`~speechbrain_galr.nnet.tasnet.TasNet` passes); takes
+            precedence over ``lengths``.  Neither: every item spans all L
+            frames.
 
         Returns
         -------
@@ -220,11 +225,13 @@ class GALR(Dual_Path_Model):
         B, _, L = x.shape
         K, hop = self.K, self.K // 2
         # [B] own frames of each item
-        if lengths is None:
-            frames = torch.full((B,), L, device=x.device)
-        else:
+        if frame_counts is not None:
+            frames = frame_counts.to(x.device).long().clamp(1, L)
+        elif lengths is not None:
             frames = torch.round(lengths.to(x.device).float() * L).long()
             frames = frames.clamp(1, L)
+        else:
+            frames = torch.full((B,), L, device=x.device)
         # [B, 1, L]
         frame_mask = (
             torch.arange(L, device=x.device)[None, None, :]

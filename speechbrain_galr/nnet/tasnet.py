@@ -5,8 +5,8 @@ encoder -> masknet -> decoder; here it is one ``nn.Module``,
 :class:`TasNet`, composed in hyperpyyaml and used by training, evaluation,
 inference, export and the cost benchmark.  It adds what they leave out: the
 input is padded so the last samples are encoded, the output has exactly the
-input's length, and relative lengths of a padded batch reach a mask network
-that accepts them (:class:`speechbrain_galr.nnet.galr.GALR`).
+input's length, and each item's frame count of a padded batch reaches a mask
+network that accepts it (:class:`speechbrain_galr.nnet.galr.GALR`).
 
 The forward pass is written for the GPU and ``torch.compile``: it neither
 validates its input nor reads tensor values on the host.  Public entry
@@ -102,10 +102,15 @@ def check_mixtures(mix, lengths=None):
         raise ValueError("lengths must be relative lengths in (0, 1]")
 
 
-def _accepts_lengths(masknet):
-    """Whether ``masknet.forward`` takes relative ``lengths``."""
-    forward = _unwrap(masknet).forward
-    return "lengths" in inspect.signature(forward).parameters
+def length_keyword(masknet):
+    """How ``masknet.forward`` takes each item's length: ``frame_counts``
+    (integer frames, the contract of :class:`speechbrain_galr.nnet.galr.
+    GALR`), ``lengths`` (SpeechBrain's relative lengths) or None."""
+    parameters = inspect.signature(_unwrap(masknet).forward).parameters
+    for keyword in ("frame_counts", "lengths"):
+        if keyword in parameters:
+            return keyword
+    return None
 
 
 class TasNet(nn.Module):
@@ -117,8 +122,10 @@ class TasNet(nn.Module):
         Waveform encoder.
     masknet : torch.nn.Module
         Mask network: ``[B, D, L]`` to ``[C, B, D, L]`` (GALR or
-        ``Dual_Path_Model``); given relative frame ``lengths`` if its
-        forward takes them.
+        ``Dual_Path_Model``).  The contract for padded batches: a forward
+        with a ``frame_counts`` keyword gets each item's number of frames,
+        an integer ``[B]`` tensor (GALR); one with ``lengths`` gets them
+        relative to ``L`` (SpeechBrain's convention); any other, none.
     decoder : speechbrain.lobes.models.dual_path.Decoder
         Waveform decoder.
 
@@ -144,7 +151,7 @@ class TasNet(nn.Module):
         self.masknet = masknet
         self.decoder = decoder
         self.window, self.hop = encoder_geometry(encoder)
-        self.masknet_takes_lengths = _accepts_lengths(masknet)
+        self.length_keyword = length_keyword(masknet)
 
     def forward(self, mix, lengths=None):
         """Separates a batch of mixtures.
@@ -173,8 +180,11 @@ class TasNet(nn.Module):
         samples = torch.round(lengths.to(mix.device).float() * T).long()
         # [B, D, L]
         mix_w = self.encoder(mix)
-        if self.masknet_takes_lengths:
-            item_frames = num_frames(samples, self.window, self.hop)
+        # [B] frames of each item
+        item_frames = num_frames(samples, self.window, self.hop)
+        if self.length_keyword == "frame_counts":
+            est_mask = self.masknet(mix_w, frame_counts=item_frames)
+        elif self.length_keyword == "lengths":
             est_mask = self.masknet(mix_w, lengths=item_frames / frames)
         else:
             est_mask = self.masknet(mix_w)

@@ -206,6 +206,9 @@ class SeparationBrain(TrainingBudgetBrain):
         mix, mix_lens, targets = self._signals(batch)
         if stage == sb.Stage.TRAIN:
             mix, mix_lens, targets = self._training_crop(mix, mix_lens, targets)
+        elif stage == sb.Stage.TEST:
+            # the test record needs the mixtures: read once, kept here
+            self._test_mixtures = (mix, mix_lens)
         # the TasNet (speechbrain_galr.nnet.tasnet), called as it is so that a
         # DDP wrapper synchronises gradients; no host sync on the lengths
         estimates = self.modules.model(mix, mix_lens)
@@ -219,7 +222,7 @@ class SeparationBrain(TrainingBudgetBrain):
         loss_fn = getattr(self.hparams, "loss", get_si_snr_with_pitwrapper)
         loss = loss_fn(targets, estimates)
         if stage == sb.Stage.TEST:
-            mix, mix_lens, _ = self._signals(batch)
+            mix, mix_lens = self._test_mixtures
             self.test_results.append(
                 batch.id, mix, mix_lens, targets, estimates
             )
@@ -246,8 +249,14 @@ class SeparationBrain(TrainingBudgetBrain):
 
     def on_fit_start(self):
         """``sb.Brain.on_fit_start`` (which recovers the latest checkpoint),
-        then says where training resumes."""
+        checks that the checkpoints were validated on this run's
+        validation set (``data_record``, a
+        :class:`~speechbrain_galr.training.data_record.DataRecord`), then
+        says where training resumes."""
         super().on_fit_start()
+        record = getattr(self.hparams, "data_record", None)
+        if record is not None:  # the checkpoints' validation set is this
+            record.check()
         counter = self.hparams.epoch_counter
         if self.step > 0:
             logger.info(
@@ -408,10 +417,21 @@ class SeparationBrain(TrainingBudgetBrain):
 
     def on_evaluate_start(self, max_key=None, min_key=None):
         """``sb.Brain.on_evaluate_start``, remembering the checkpoint it
-        loads, which ``test_results.yaml`` names (see
+        loads (the latest one, with a warning, when none holds the key:
+        no epoch finished yet), which ``test_results.yaml`` names (see
         :mod:`speechbrain_galr.training.results_record`)."""
         self.tested_checkpoint = None
-        if self.checkpointer is not None:
-            self.tested_checkpoint = self.checkpointer.recover_if_possible(
-                max_key=max_key, min_key=min_key
-            )
+        if self.checkpointer is None:
+            return
+        self.tested_checkpoint = self.checkpointer.recover_if_possible(
+            max_key=max_key, min_key=min_key
+        )
+        if self.tested_checkpoint is None and (max_key or min_key):
+            # e.g. a budget spent within the first epoch: not validated
+            self.tested_checkpoint = self.checkpointer.recover_if_possible()
+            if self.tested_checkpoint is not None:
+                logger.warning(
+                    f"no checkpoint holds '{max_key or min_key}' (no epoch "
+                    "validated yet): testing the latest, "
+                    f"{self.tested_checkpoint.path.name}"
+                )

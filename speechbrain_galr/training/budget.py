@@ -10,6 +10,13 @@ training through SpeechBrain's own exit, the one of
 ``optimizer_step_limit``; under DDP every process stops at the same batch
 (the main process's clock decides).
 
+A budget that runs out in the middle of an epoch leaves it open, as a
+killed run does: an intra-epoch checkpoint (SpeechBrain's, with the
+dataloader's position) is saved after the last batch, the partial epoch is
+neither validated nor counted (no learning-rate decay, no early-stop
+patience, no row in the curves), and a rerun with a larger budget resumes
+it at the next batch.
+
 Authors
  * speechbrain-galr contributors 2026
 """
@@ -57,6 +64,9 @@ class TrainingBudgetBrain(sb.Brain):
         super().__init__(*args, **kwargs)
         self.train_seconds = 0.0
         self._clock = time.time()
+        self.epoch_cut = False  # whether the budget stopped an epoch
+        self.stopped_at_batch = 0
+        self._training = False
 
     def fit(self, epoch_counter, train_set, valid_set=None, **kwargs):
         """``sb.Brain.fit`` over the epochs left within the budget."""
@@ -72,7 +82,7 @@ class TrainingBudgetBrain(sb.Brain):
         (a rerun of a finished run adds no empty epoch).  It is consumed
         after ``on_fit_start`` has recovered the checkpoint."""
         epochs = iter(epoch_counter)
-        while not self.budget_exhausted:
+        while not self._budget_stop():
             try:
                 yield next(epochs)
             except StopIteration:
@@ -89,18 +99,57 @@ class TrainingBudgetBrain(sb.Brain):
         budget = self._budget_seconds
         return budget is not None and self.train_seconds >= budget
 
+    def _budget_stop(self):
+        """Whether the budget is spent, the same answer in every process
+        (the main one's clock decides; a collective under DDP)."""
+        if self._budget_seconds is None:
+            return False
+        stop = [self.budget_exhausted]
+        if is_distributed_initialized():
+            torch.distributed.broadcast_object_list(stop, src=0)
+        return stop[0]
+
     @property
     def _optimizer_step_limit_exceeded(self):
         # sb.Brain stops the epoch and the epoch loop when this is True:
-        # the wall-clock budget uses the same exit as optimizer_step_limit
-        if self._budget_seconds is not None:
-            stop = [self.budget_exhausted]
-            if is_distributed_initialized():
-                # every process stops at the same batch: the main one's clock
-                torch.distributed.broadcast_object_list(stop, src=0)
-            if stop[0]:
-                return True
+        # the wall-clock budget uses the same exit as optimizer_step_limit.
+        # In the batch loop it is asked before a batch: True there means
+        # that the epoch has batches left
+        if self._budget_stop():
+            if self._training:
+                self.epoch_cut = True
+            return True
         return super()._optimizer_step_limit_exceeded
+
+    def _should_save_intra_epoch_ckpt(self, last_ckpt_time, steps_since_ckpt):
+        """``sb.Brain``'s decision, and yes after the batch that spends the
+        budget: the checkpoint holds the dataloader's position."""
+        if self.checkpointer is not None and self._budget_stop():
+            return True
+        return super()._should_save_intra_epoch_ckpt(
+            last_ckpt_time, steps_since_ckpt
+        )
+
+    def _fit_train(self, train_set, epoch, enable):
+        """``sb.Brain._fit_train``, noting whether the budget cut it."""
+        self.epoch_cut = False
+        self._training = True
+        try:
+            super()._fit_train(train_set, epoch, enable)
+        finally:
+            self._training = False
+
+    def _fit_valid(self, valid_set, epoch, enable):
+        """``sb.Brain._fit_valid``, except after an epoch that the budget
+        cut: that epoch stays open (not validated, not counted)."""
+        if self.epoch_cut:
+            logger.info(
+                f"epoch {epoch} left open after its batch "
+                f"{self.stopped_at_batch}: a rerun with a larger "
+                "max_train_minutes resumes it"
+            )
+            return
+        super()._fit_valid(valid_set, epoch, enable)
 
     def on_stage_start(self, stage, epoch=None):
         """Starts the training clock."""
@@ -112,6 +161,7 @@ class TrainingBudgetBrain(sb.Brain):
         now = time.time()
         self.train_seconds += now - self._clock
         self._clock = now
+        self.stopped_at_batch = self.step
         if self.budget_exhausted and should_step:
             logger.info(
                 f"training budget of {self._budget_seconds / 60:g} min "

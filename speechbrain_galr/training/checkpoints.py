@@ -7,7 +7,11 @@ killed while saving (SIGKILL, out of memory, a pre-empted job) leaves a
 checkpoint that looks complete, is picked as the latest, and fails to load
 (``EOFError``), so the rerun cannot resume.  :class:`AtomicCheckpointer`
 writes into a hidden folder and renames it into place once every file is
-written.
+written.  Under DDP the main process writes and renames; the rename is a
+collective (SpeechBrain's ``main_process_only``, which broadcasts), so every
+process lists the same checkpoints afterwards and runs the same collectives
+in ``delete_checkpoints`` (a process that listed one checkpoint fewer would
+skip one and wait forever).
 
 A checkpoint damaged afterwards (a truncated or corrupt ``.ckpt``, an
 unreadable ``CKPT.yaml``) is reported with the file's name and recovery
@@ -29,7 +33,7 @@ from speechbrain.utils.checkpoints import (
     Checkpoint,
     Checkpointer,
 )
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import if_main_process, main_process_only
 
 from speechbrain_galr.errors import GALRError, one_line
 from speechbrain_galr.model_folder import file_problem
@@ -102,8 +106,16 @@ class AtomicCheckpointer(Checkpointer):
         ckpt = super().save_checkpoint(
             meta or {}, end_of_epoch, name, logging.DEBUG
         )
-        if ckpt is None:  # not the main process: it wrote nothing
-            return None
+        # a collective: under DDP every process waits for the rename, so
+        # that all of them list the same checkpoints afterwards (and run
+        # the same collectives in delete_checkpoints)
+        final = self._move_into_place(ckpt, end_of_epoch, verbosity)
+        return final if if_main_process() else None
+
+    @main_process_only
+    def _move_into_place(self, ckpt, end_of_epoch, verbosity):
+        """Renames the main process's partial folder into place; the
+        checkpoint, broadcast to every process."""
         final_dir = self._final_dir
         if final_dir.exists():  # a custom name saved again
             shutil.rmtree(final_dir)

@@ -13,6 +13,7 @@ Authors
  * speechbrain-galr contributors 2026
 """
 
+import difflib
 import math
 import os
 import re
@@ -47,11 +48,15 @@ Every key of the hparams file is an option (--key value).  Run options as
 SpeechBrain's below, except that --ckpt_interval_minutes takes fractions of
 a minute (0.5: a mid-epoch checkpoint every 30 s).  Renamed options (the
 old names are refused): dm_folder is base_folder_dm, segment_seconds is
-training_signal_len (samples), use_pit is the yaml's loss.  A bad option,
-or a rerun into an output folder trained with other model hyperparameters,
-stops the run before it writes anything; a file missing from the prepared
-CSVs stops it before training; each with one 'error:' line (exit status 2
-for options, 1 for data).
+training_signal_len (samples), use_pit is the yaml's loss.  A bad option, a
+yaml key that nothing reads or refers to (a mistyped one), a rerun into an
+output folder trained with other model hyperparameters, or --test_only /
+--max_train_minutes 0 with no checkpoint to test, stops the run before it
+writes anything; a file missing from the prepared CSVs or holding NaN
+samples, or a resume on other validation data than the checkpoints', stops
+it before training; each with one 'error:' line (exit status 2 for
+options, 1 for data).  A budget spent mid-epoch leaves the epoch open: the
+same command with a larger --max_train_minutes resumes it.
 """
 """Printed before SpeechBrain's ``--help``."""
 
@@ -149,6 +154,27 @@ def parse_recipe_arguments(argv):
     return hparams_file, run_opts, overrides
 
 
+def close_match(key, candidates):
+    """`` (did you mean X?)`` for the closest candidate, or ``""``.
+
+    Example
+    -------
+    >>> close_match("max_train_minute", ["max_train_minutes", "lr"])
+    ' (did you mean max_train_minutes?)'
+    """
+    matches = difflib.get_close_matches(str(key), sorted(candidates), n=1)
+    return f" (did you mean {matches[0]}?)" if matches else ""
+
+
+def _yaml_keys(hparams_file):
+    try:
+        with open(hparams_file, encoding="utf-8") as fin:
+            document = ruamel.yaml.YAML().load(fin)
+    except Exception:  # noqa: BLE001 (only for a suggestion)
+        return []
+    return list(document) if isinstance(document, dict) else []
+
+
 def _override_keys(overrides):
     try:
         parsed = yaml.safe_load(overrides) if overrides else None
@@ -204,8 +230,10 @@ def load_recipe_hparams(hparams_file, overrides):
     except KeyError as err:
         unknown = re.search(r"Override '([^']+)' not found", str(err))
         if unknown:
+            hint = close_match(unknown[1], _yaml_keys(hparams_file))
             raise RecipeError(
-                f"unknown option --{unknown[1]}: {hparams_file} has no such key"
+                f"unknown option --{unknown[1]}: {hparams_file} has no such "
+                f"key{hint}"
             ) from err
         raise RecipeError(f"cannot load {hparams_file}: {err}") from err
     except Exception as err:  # yaml syntax, module arguments, imports
@@ -347,6 +375,62 @@ def check_rerun(hparams_file, overrides, hparams):
             f"hyperparameters: {', '.join(changes)}; rerun with the saved "
             "values to resume it, or give a new --output_folder"
         )
+
+
+def resolved_hparams(hparams_file, overrides):
+    """The recipe's yaml with the overrides and references resolved, as
+    plain values, without building any object (which could write, e.g.
+    a ``Checkpointer``'s folder); None if it does not resolve
+    (:func:`load_recipe_hparams` says why)."""
+    try:
+        with open(hparams_file, encoding="utf-8") as fin:
+            resolved = resolve_references(fin, overrides)
+        return ruamel.yaml.YAML().load(resolved)
+    except Exception:  # noqa: BLE001 (reported when loaded)
+        return None
+
+
+def check_something_to_test(hparams, run_opts):
+    """Stops a run that would test a model it never trained: ``--test_only``
+    or ``max_train_minutes: 0`` with no checkpoint in ``save_folder``.
+
+    Raises
+    ------
+    RecipeError
+        Saying why there is nothing to test.
+
+    Arguments
+    ---------
+    hparams : dict
+        The hyperparameters, built or as :func:`resolved_hparams` (then
+        nothing has been written yet).
+    run_opts : dict
+        SpeechBrain's run options.
+
+    Example
+    -------
+    >>> folder = str(getfixture("tmp_path"))
+    >>> check_something_to_test({"save_folder": folder}, {})
+    >>> check_something_to_test({"save_folder": folder}, {"test_only": True})
+    Traceback (most recent call last):
+     ...
+    speechbrain_galr.training.options.RecipeError: nothing to test: ...
+    """
+    save_folder = hparams.get(
+        "save_folder", os.path.join(hparams.get("output_folder", ""), "save")
+    )
+    if _has_checkpoints(save_folder):
+        return
+    if run_opts.get("test_only") or hparams.get("test_only"):
+        why = "--test_only trains nothing"
+    elif hparams.get("max_train_minutes") == 0:
+        why = "--max_train_minutes 0 trains nothing"
+    else:
+        return
+    raise RecipeError(
+        f"nothing to test: {why} and {save_folder} holds no checkpoint "
+        "(train first, or give the --output_folder of a trained run)"
+    )
 
 
 def save_hyperparams(hparams_file, overrides, output_folder):

@@ -17,19 +17,33 @@ import os
 import shutil
 import sys
 
+import soundfile as sf
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_galr.audio import read_audio
+from speechbrain_galr.audio import (
+    AudioInputError,
+    open_audio,
+    read_audio,
+    read_blocks,
+)
 from speechbrain_galr.training.brain import SeparationBrain
 from speechbrain_galr.training.checkpoints import CheckpointError
+from speechbrain_galr.training.data_record import (
+    DataMismatchError,
+    DataRecord,
+    dataset_digest,
+)
+from speechbrain_galr.training.hparam_keys import check_yaml_keys
 from speechbrain_galr.training.options import (
     RecipeDataError,
     RecipeError,
     check_rerun,
+    check_something_to_test,
     load_recipe_hparams,
     one_line,
     parse_recipe_arguments,
+    resolved_hparams,
     save_hyperparams,
 )
 
@@ -52,14 +66,46 @@ def _missing_files(rows, columns, csv_path):
         )
 
 
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+"""soundfile subtypes that can hold NaN or Inf samples (integer PCM, FLAC
+and the compressed formats cannot)."""
+
+
+def _nonfinite_files(rows, columns, csv_path):
+    """Raises a :class:`RecipeDataError` naming a file the rows list that
+    holds NaN or Inf samples; only floating-point files are read."""
+    paths = sorted({row[column] for row in rows for column in columns})
+    bad = []
+    for path in paths:
+        try:
+            if sf.info(path).subtype not in FLOAT_SUBTYPES:
+                continue
+            with open_audio(path) as audio:
+                for _ in read_blocks(audio, 1 << 18):
+                    pass
+        except AudioInputError as err:
+            if "NaN or Inf" not in str(err):
+                raise RecipeDataError(one_line(err)) from err
+            bad.append(path)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise RecipeDataError(f"{path}: {one_line(err)}") from err
+    if bad:
+        raise RecipeDataError(
+            f"{len(bad)} file(s) listed in {csv_path} hold NaN or Inf "
+            f"samples, e.g. {bad[0]} (repair or remove them and prepare "
+            "the data again)"
+        )
+
+
 def separation_csv_dataset(
     csv_path, num_spks, extra_sources=(), data_root=None
 ):
     """A dataset of the mixtures of a CSV (``mix_wav``, ``s1_wav``...).
 
-    Every file the CSV lists is checked to exist first, so that a corpus
-    changed after its preparation stops the recipe before training, with
-    an error that names a missing file.
+    Every file the CSV lists is checked to exist first, and the
+    floating-point ones to hold no NaN or Inf sample, so that a corpus
+    changed after its preparation stops the recipe before training (not
+    in the middle of an epoch), with an error that names a file.
 
     Arguments
     ---------
@@ -83,7 +129,8 @@ def separation_csv_dataset(
     Raises
     ------
     RecipeDataError
-        The CSV or a file it lists does not exist.
+        The CSV or a file it lists does not exist, or a file holds NaN or
+        Inf samples.
 
     Example
     -------
@@ -138,6 +185,7 @@ def separation_csv_dataset(
             f"{csv_path} has no column(s) {absent} ({num_spks} sources)"
         )
     _missing_files(rows, columns, csv_path)
+    _nonfinite_files(rows, columns, csv_path)
     dataset.add_dynamic_item(audio_pipeline)
     dataset.set_output_keys(["id"] + [f"{key}_sig" for key in keys])
     return dataset
@@ -211,7 +259,11 @@ def _data_step(step, *args):
 
 
 def run_separation_recipe(
-    argv, prepare, build_datasets, brain_class=SeparationBrain
+    argv,
+    prepare,
+    build_datasets=None,
+    brain_class=SeparationBrain,
+    known_keys=(),
 ):
     """Prepares the data, trains, and tests a separation model.
 
@@ -228,11 +280,17 @@ def run_separation_recipe(
     prepare : callable
         ``prepare(hparams)`` writes the data files (CSVs); it runs on the
         main process only, the others wait for it.
-    build_datasets : callable
+    build_datasets : callable or None
         ``build_datasets(hparams)`` returns the training, validation and
-        test datasets.
+        test datasets; None: :func:`csv_or_dynamic_datasets` (the prepared
+        CSVs, or dynamic mixing).
     brain_class : type
         ``SeparationBrain`` or a subclass.
+    known_keys : iterable of str
+        The yaml keys that ``prepare``, ``build_datasets`` or
+        ``brain_class`` read besides those of
+        :data:`~speechbrain_galr.training.hparam_keys.CODE_KEYS` (a key
+        that nothing reads or refers to is refused as mistyped).
 
     Returns
     -------
@@ -240,8 +298,14 @@ def run_separation_recipe(
         The trained and tested brain.
     """
     hparams_file, run_opts, overrides = parse_recipe_arguments(argv)
+    # before the yaml builds its objects, which make the output folders
+    check_yaml_keys(hparams_file, known_keys)
+    resolved = resolved_hparams(hparams_file, overrides)
+    if resolved is not None:
+        check_something_to_test(resolved, run_opts)
     hparams = load_recipe_hparams(hparams_file, overrides)
     check_rerun(hparams_file, overrides, hparams)
+    check_something_to_test(hparams, run_opts)
 
     # DDP: one process per GPU (torchrun); no-op otherwise
     sb.utils.distributed.ddp_init_group(run_opts)
@@ -254,7 +318,15 @@ def run_separation_recipe(
     if script and if_main_process():
         shutil.copy(script, output_folder)
     run_on_main(_data_step, args=[prepare, hparams])
+    build_datasets = build_datasets or csv_or_dynamic_datasets
     train_data, valid_data, test_data = _data_step(build_datasets, hparams)
+    if hasattr(valid_data, "data") and hparams.get("checkpointer"):
+        # which validation set the checkpoints' scores are on
+        record = DataRecord(hparams["data_folder"], dataset_digest(valid_data))
+        hparams["checkpointer"].add_recoverable(
+            "data", record, optional_load=True
+        )
+        hparams["data_record"] = record
 
     brain = brain_class(
         modules=hparams["modules"],
@@ -279,21 +351,29 @@ def run_separation_recipe(
     return brain
 
 
-def main(prepare, build_datasets, brain_class=SeparationBrain, argv=None):
+def main(
+    prepare,
+    build_datasets=None,
+    brain_class=SeparationBrain,
+    argv=None,
+    known_keys=(),
+):
     """A recipe's command line: :func:`run_separation_recipe`, whose
     errors about options, data and checkpoints are printed as one
     ``error:`` line (exit status 2 for options, 1 for data).
 
     Arguments
     ---------
-    prepare, build_datasets, brain_class
+    prepare, build_datasets, brain_class, known_keys
         See :func:`run_separation_recipe`.
     argv : list of str or None
         The command line; ``sys.argv[1:]`` by default.
     """
     argv = sys.argv[1:] if argv is None else argv
     try:
-        return run_separation_recipe(argv, prepare, build_datasets, brain_class)
-    except (RecipeError, CheckpointError) as err:
+        return run_separation_recipe(
+            argv, prepare, build_datasets, brain_class, known_keys
+        )
+    except (RecipeError, CheckpointError, DataMismatchError) as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(getattr(err, "exit_code", 1))

@@ -39,7 +39,7 @@ Authors
 """
 
 from speechbrain_galr.data.corpus import SPLITS, prepare_wsj0mix
-from speechbrain_galr.training.recipe import csv_or_dynamic_datasets, main
+from speechbrain_galr.training.recipe import main
 
 
 def prepare(hparams):
@@ -55,12 +55,6 @@ def prepare(hparams):
     )
 
 
-def build_datasets(hparams):
-    """The training set (the CSV of :func:`prepare_wsj0mix`, or dynamic
-    mixing), the validation and the test sets; items have ``id``,
-    ``mix_sig`` and ``s1_sig`` ... ``sC_sig``."""
-    return csv_or_dynamic_datasets(hparams)
-
-
 if __name__ == "__main__":
-    main(prepare, build_datasets)
+    # datasets: the prepared CSVs, or dynamic mixing (the default of main)
+    main(prepare)
