@@ -46,11 +46,7 @@ import torch
 from speechbrain_galr.atomic_files import make_temp_folder
 from speechbrain_galr.audio import StreamResampler, open_audio, read_blocks
 from speechbrain_galr.inference.chunked import ChunkedSeparator, shows_progress
-from speechbrain_galr.inference.output_scale import (
-    MixtureFit,
-    check_scale,
-    source_gains,
-)
+from speechbrain_galr.inference.output_scale import check_scale, source_gains
 from speechbrain_galr.inference.output_set import (  # noqa: F401 (API)
     check_outputs,
     existing_outputs,
@@ -245,8 +241,12 @@ def separate_file_to_folder(
         figure if ``outputs.plot``.
     """
     out_dir, name = outputs.out_dir, outputs.name
-    fit = MixtureFit() if scale == "mixture" else None
     check_scale(scale)
+    fit = None
+    if scale == "mixture":
+        from speechbrain_galr.inference.mixture_fit import MixtureFit
+
+        fit = MixtureFit()
     os.makedirs(out_dir, exist_ok=True)
     with (
         open_audio(path) as audio,

@@ -37,7 +37,6 @@ from speechbrain_galr.inference.chunked import (
 )
 from speechbrain_galr.inference.file_separation import OutputSet, input_name
 from speechbrain_galr.inference.run_options import resolve_run_opts
-from speechbrain_galr.inference.savedir import prepare_savedir
 from speechbrain_galr.inference.user_paths import resolve_source
 from speechbrain_galr.nnet.tasnet import TasNet, check_mixtures
 
@@ -135,6 +134,8 @@ class GALRSeparation(Pretrained):
         if hparams_file != HPARAMS_FILE or kwargs:
             if backend != "torch":
                 raise ValueError(f"backend {backend!r} needs {HPARAMS_FILE}")
+            from speechbrain_galr.inference.savedir import prepare_savedir
+
             source = resolve_source(source, "model folder")
             prepare_savedir(source, savedir)
             return super().from_hparams(

@@ -16,11 +16,8 @@ from tiny_recipe import run_main, write_tiny_recipe_output
 import speechbrain_galr.inference.file_separation as file_separation
 from speechbrain_galr.__main__ import main
 from speechbrain_galr.export.folder import export_model
-from speechbrain_galr.inference.output_scale import (
-    PEAK,
-    MixtureFit,
-    source_gains,
-)
+from speechbrain_galr.inference.mixture_fit import MixtureFit
+from speechbrain_galr.inference.output_scale import PEAK, source_gains
 from speechbrain_galr.inference.output_set import (
     OutputsBusyError,
     existing_outputs,
