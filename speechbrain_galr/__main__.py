@@ -31,6 +31,16 @@ Separate MIXTURE (wav, flac, ogg, mp3...; any length, sample rate and
 channel count) into one 16-bit wav per source, OUT/<name>_source<i>.wav, at
 the input's sample rate.
 
+how loud the sources are:
+  each source is scaled on its own to a peak of -0.1 dBFS (as SpeechBrain's
+  separate_file, which scales to 1.0): a quiet recording comes out at full
+  scale, and the sources no longer sum to the mixture. --keep-scale keeps
+  the mixture's scale instead (to remix or measure levels): each source
+  gets the gain that makes the sources sum closest to the mixture (least
+  squares; the model, trained with the scale-invariant SI-SNR, has no
+  scale of its own), and all are scaled down together, with a warning,
+  only if one would clip.
+
 how the input is read:
   channels are averaged (the mean of the channels) and the signal is
   resampled to the model's rate (soxr) and back; long files are separated
@@ -39,13 +49,21 @@ how the input is read:
   warning.
 
 what is left on disk:
-  existing outputs for the same input name (<name>_source*.wav,
+  existing outputs for the same input name (<name>_source<i>.wav,
   <name>_sources.png; also from another file with the same name, mix.wav
   then mix.ogg) are never replaced without --overwrite: the run stops first
-  with exit status 1. Each output appears complete, by an atomic rename,
-  so a kill at any moment leaves the old file or the new one. The hidden
-  work folder OUT/.galr-work-<pid>-* is removed on success, error, Ctrl-C
-  and SIGTERM; one left by kill -9 is removed by the next run into OUT.
+  with exit status 1, or at the end if another run wrote them meanwhile.
+  One run at a time writes the outputs of a name into OUT: a second one
+  stops with an error (the lock file OUT/.galr-lock-<name>, removed at the
+  end; one left by kill -9 is taken over). All outputs are made complete
+  in a hidden work folder first, then put in place together: a failure (a
+  full disk) leaves the earlier set complete. --overwrite removes the
+  earlier run's outputs of that name that this run does not write (a
+  <name>_source3.wav of a 3-speaker model, an old figure) and says so; no
+  other file is touched. Files get mode 0666 & ~umask (0644 under umask
+  022), replaced ones keep theirs. The work folder OUT/.galr-work-<pid>-*
+  is removed on success, error, Ctrl-C and SIGTERM; one left by kill -9 is
+  removed by the next run into OUT.
 
 paths:
   an existing path is used as it is (--model must be a folder, not a
@@ -96,6 +114,11 @@ def check_separate_options(args):
                 "--device and --precision"
             )
         precision = "fp32"
+    if args.savedir is not None and not args.savedir.strip():
+        raise UsageError(
+            "--savedir is empty; give a folder, or leave it out to load "
+            "the model where it is"
+        )
     try:
         chunking = ChunkSettings(args.chunk_seconds, args.overlap_seconds)
         run_opts = resolve_run_opts(
@@ -121,14 +144,15 @@ def separate_command(args):
         input_name,
     )
     from speechbrain_galr.inference.separator import GALRSeparation
-    from speechbrain_galr.inference.source_figure import plot_sources
 
     run_opts, chunking = check_separate_options(args)
     mixture = GALRSeparation._fetch(args.mixture, args.savedir)
     # the separation reads it and warns if it is truncated
     frames, rate, channels = audio_info(mixture, warn_truncated=False)
     about = f" ({frames / rate:.1f} s, {rate} Hz, {channels} channel(s))"
-    outputs = OutputSet(args.out, input_name(mixture), args.overwrite)
+    outputs = OutputSet(
+        args.out, input_name(mixture), args.overwrite, plot=args.plot
+    )
     onnx = args.backend == "onnxruntime"
     model = GALRSeparation.from_hparams(
         args.model,
@@ -149,11 +173,8 @@ def separate_command(args):
         outputs,
         chunk_seconds=chunking,
         progress=False if args.quiet else None,
+        scale="mixture" if args.keep_scale else "peak",
     )
-    if args.plot:
-        png = os.path.join(args.out, f"{outputs.name}_sources.png")
-        plot_sources(paths, png)
-        paths.append(png)
     print(f"done in {time.time() - start:.1f} s", file=sys.stderr)
     for path in paths:
         print(path)
@@ -255,11 +276,21 @@ def add_separate_parser(sub):
         "needs pip install 'speechbrain-galr[onnx]')",
     )
     sep.add_argument(
+        "--keep-scale",
+        action="store_true",
+        help="keep the mixture's scale: sources that sum (as closely as "
+        "gains can make them) to the mixture, scaled down together only "
+        "if one would clip (default: each source peak-normalised to -0.1 "
+        "dBFS, as SpeechBrain)",
+    )
+    sep.add_argument(
         "--savedir",
         default=None,
         help="where to keep links to the model files and a downloaded "
         "MIXTURE (default: none, and ~/.cache/speechbrain_galr/downloads "
-        "for a URL)",
+        "for a URL); links there to another model's files are re-linked to "
+        "--model's (with a warning), a differing file that is not a link "
+        "stops the run",
     )
     sep.add_argument(
         "--plot",
@@ -283,7 +314,16 @@ def add_export_parser(sub):
         "custom_interface.py (the model code, for SpeechBrain's "
         "foreign_class) and a README.md model card. The folder is built "
         "beside OUT, loaded and checked, then put in place in one rename: "
-        "a failed or interrupted export leaves OUT as it was.",
+        "a failed or interrupted export leaves OUT as it was. Only these "
+        "files are written (the optimizer states stay in save/). Files "
+        "get the modes cp gives them (0666 & ~umask, folders 0777 & "
+        "~umask); --overwrite keeps the modes you set. Without "
+        "--overwrite, OUT must be missing or empty, also when the export "
+        "ends: of two exports into one OUT the second stops with an "
+        "error. An OUT that is, contains or lies inside RECIPE_OUTPUT is "
+        "refused, and --overwrite replaces a model folder only (one with "
+        "hyperparams.yaml), not any other non-empty folder. A link OUT to "
+        "a folder: that folder is replaced and the link kept.",
     )
     exp.add_argument("recipe_output", help="the recipe's output folder")
     exp.add_argument("--out", required=True, help="folder to write")
@@ -314,8 +354,8 @@ def add_export_parser(sub):
     exp.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace the model in an existing output folder (files you "
-        "added to it are kept)",
+        help="replace the model in an existing output folder (files and "
+        "links you added to it, and the modes you set, are kept)",
     )
     exp.add_argument(
         "--onnx",

@@ -7,6 +7,12 @@ the destination's own folder and renamed onto the destination with
 ``os.replace`` only once it is complete, so a kill at any moment leaves
 either the old complete file or the new complete one, never a partial one.
 
+Permissions are those a plain ``open()`` or ``mkdir`` would give, not the
+private 0600/0700 of ``mkstemp``/``mkdtemp``: a new file gets
+``0o666 & ~umask`` (0644 under the usual umask 022), a new folder
+``0o777 & ~umask``, and a file or folder that is replaced keeps the mode
+its owner had set on it (:func:`new_mode`).
+
 Authors
  * speechbrain-galr contributors 2026
 """
@@ -16,9 +22,56 @@ import ctypes
 import errno
 import os
 import shutil
+import stat
 import tempfile
+import threading
 
 TEMP_PREFIX = ".galr-tmp-"
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask():
+    """The process's umask, read without changing it where the system
+    tells it (Linux ``/proc/self/status``), else by setting it and setting
+    it back at once.
+
+    Example
+    -------
+    >>> old = os.umask(0o027)
+    >>> oct(current_umask())
+    '0o27'
+    >>> _ = os.umask(old)
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def new_mode(path, folder=False):
+    """The permission bits to give a file (or folder) written at ``path``:
+    those of the file already there (its owner chose them), else what
+    ``open()`` (``mkdir``) gives under the umask.
+
+    Example
+    -------
+    >>> old = os.umask(0o022)
+    >>> oct(new_mode("/no/such/file")), oct(new_mode("/no/such", True))
+    ('0o644', '0o755')
+    >>> _ = os.umask(old)
+    """
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return (0o777 if folder else 0o666) & ~current_umask()
 
 
 def _fsync_folder(folder):
@@ -31,6 +84,15 @@ def _fsync_folder(folder):
         os.fsync(fd)
     except OSError:
         pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path):
+    """Flushes a file's content to disk (read-only files too)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -82,8 +144,8 @@ def atomic_path(path, suffix=None, temp_folder=None):
     os.close(fd)
     try:
         yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        _fsync_file(tmp)
+        os.chmod(tmp, new_mode(path))
         os.replace(tmp, path)
         _fsync_folder(folder)
     except BaseException:
@@ -143,22 +205,24 @@ def write_text_atomic(path, text):
         handle.write(text)
 
 
-def _rename_exchange(first, second):
-    """Swaps two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``).
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+"""Flags of Linux ``renameat2``."""
 
-    Returns False where the system has no such call.
-    """
+
+def _renameat2(first, second, flags):
+    """Linux ``renameat2(first, second, flags)``; False where the system
+    has no such call (or the file system not this flag)."""
     libc = ctypes.CDLL(None, use_errno=True)
     renameat2 = getattr(libc, "renameat2", None)
     if renameat2 is None:
         return False
-    at_fdcwd, rename_exchange = -100, 2
+    at_fdcwd = -100
     status = renameat2(
         at_fdcwd,
         os.fsencode(first),
         at_fdcwd,
         os.fsencode(second),
-        rename_exchange,
+        flags,
     )
     if status == 0:
         return True
@@ -166,6 +230,44 @@ def _rename_exchange(first, second):
     if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
         return False
     raise OSError(code, os.strerror(code), second)
+
+
+def _rename_exchange(first, second):
+    """Swaps two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Returns False where the system has no such call.
+    """
+    return _renameat2(first, second, RENAME_EXCHANGE)
+
+
+def rename_no_replace(source, dest):
+    """Renames ``source`` to ``dest`` only if ``dest`` does not exist, in
+    one step (Linux ``renameat2(RENAME_NOREPLACE)``), so that of two
+    writers racing for ``dest`` the second gets ``FileExistsError``
+    instead of replacing the first one's work.  Elsewhere a check before
+    the rename (a small window remains).
+
+    Example
+    -------
+    >>> tmp = getfixture("tmp_path")
+    >>> for name in ("a", "b"):
+    ...     (tmp / name).mkdir()
+    >>> rename_no_replace(tmp / "a", tmp / "b")
+    Traceback (most recent call last):
+    ...
+    FileExistsError: [Errno 17] File exists: '.../b'
+    """
+    source, dest = os.fspath(source), os.fspath(dest)
+    try:
+        if _renameat2(source, dest, RENAME_NOREPLACE):
+            return
+    except OSError as err:
+        if err.errno == errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, err.strerror, dest) from None
+        raise
+    if os.path.lexists(dest):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dest)
+    os.rename(source, dest)
 
 
 def _pid_alive(pid):
@@ -200,8 +302,44 @@ def make_temp_folder(parent, prefix):
     return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent)
 
 
+def _fsync_tree(folder):
+    """Flushes every file and folder under ``folder`` (not links)."""
+    for root, _, files in os.walk(folder):
+        for file_name in files:
+            path = os.path.join(root, file_name)
+            if not os.path.islink(path):
+                with contextlib.suppress(PermissionError):  # a user's
+                    _fsync_file(path)
+        _fsync_folder(root)
+
+
+def _put_in_place(staging, path, replace):
+    """Moves the complete ``staging`` folder to ``path``; returns the path
+    of what is to be removed afterwards (the old folder, or ``staging``)."""
+    if not replace:
+        try:
+            os.rmdir(path)  # an empty folder only; not a link, not a file
+        except FileNotFoundError:
+            pass
+        except OSError:
+            raise FileExistsError(
+                errno.EEXIST, "exists and is not an empty folder", path
+            ) from None
+        rename_no_replace(staging, path)
+        return staging
+    if not os.path.lexists(path):
+        rename_no_replace(staging, path)
+    elif _rename_exchange(staging, path):
+        pass  # `staging` now holds the old folder
+    else:
+        os.rename(path, staging + ".old")
+        os.rename(staging, path)
+        return staging + ".old"
+    return staging
+
+
 @contextlib.contextmanager
-def atomic_folder(path):
+def atomic_folder(path, replace=True):
     """Yields an empty staging folder beside ``path``; when the block ends
     without an exception, it takes the place of ``path`` in one rename
     (the old folder, if any, is then removed); otherwise it is removed.
@@ -209,7 +347,19 @@ def atomic_folder(path):
     A kill at any moment leaves at ``path`` the old complete folder or the
     new complete one (on Linux; elsewhere the old folder is moved aside
     for an instant).  Staging folders of killed processes are removed the
-    next time.
+    next time.  When ``path`` is a symbolic link to a folder, the folder
+    it points to is replaced and the link is kept.  The new folder gets
+    the mode of the one it replaces, or ``0o777 & ~umask``.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The folder to write.
+    replace : bool
+        Whether an existing folder at ``path`` may be replaced; if not,
+        ``FileExistsError`` is raised when the block ends and one is there
+        (an empty folder excepted), also one that another process put
+        there meanwhile.
 
     Example
     -------
@@ -225,24 +375,16 @@ def atomic_folder(path):
     ['new.txt'] ['model']
     """
     path = os.path.abspath(os.fspath(path))
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     parent, name = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
     staging = make_temp_folder(parent, f"{TEMP_PREFIX}{name}-")
     try:
         yield staging
-        for root, _, files in os.walk(staging):
-            for file_name in files:
-                with open(os.path.join(root, file_name), "rb+") as handle:
-                    os.fsync(handle.fileno())
-            _fsync_folder(root)
-        if not os.path.lexists(path):
-            os.rename(staging, path)
-        elif _rename_exchange(staging, path):
-            pass  # `staging` now holds the old folder
-        else:
-            os.rename(path, staging + ".old")
-            os.rename(staging, path)
-            staging += ".old"
+        _fsync_tree(staging)
+        os.chmod(staging, new_mode(path, folder=True))
+        staging = _put_in_place(staging, path, replace)
         _fsync_folder(parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -21,6 +21,22 @@ the checkpoint, and only then put in place in one rename
 (:func:`speechbrain_galr.atomic_files.atomic_folder`): a failed or killed export
 leaves the previous model folder as it was.
 
+What is on disk afterwards (the policies of ``cp`` and ``mkdir``):
+
+* only :data:`EXPORTED_FILES` are written, the optimizer and other states
+  of the checkpoint are not copied;
+* files get ``0o666 & ~umask``, the folder ``0o777 & ~umask``; an
+  overwrite keeps the modes the user set on the folder and its files, and
+  keeps the files and links the user added (links as links);
+* without ``overwrite`` the folder is put in place by an exclusive rename,
+  so a concurrent export into the same destination is refused, not
+  replaced; a destination that is, contains or is inside the recipe
+  output folder (or the checkpoint) is refused, and ``overwrite`` replaces
+  a model folder only (one with ``hyperparams.yaml``), not any non-empty
+  folder (``--out ~``);
+* a destination that is a link to a folder: the folder is replaced, the
+  link kept.
+
 Authors
  * speechbrain-galr contributors 2026
 """
@@ -35,8 +51,10 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_galr.atomic_files import (
+    TEMP_PREFIX,
     atomic_folder,
     atomic_path,
+    new_mode,
     write_text_atomic,
 )
 from speechbrain_galr.errors import one_line
@@ -161,8 +179,31 @@ def _copy_file(source, dest):
         shutil.copy2(source, tmp)
 
 
+def _keep_file(source, target):
+    """Puts a user's file into the new folder as it is: a link stays a
+    link, a file is hard-linked (the same file, mode and owner), or
+    copied with its mode where a hard link cannot be made."""
+    if os.path.islink(source):
+        os.symlink(os.readlink(source), target)
+        return
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _keep_modes(old_folder, new_folder):
+    """Gives each new file the mode its owner had set on the file of the
+    same name in the folder it replaces."""
+    for name in os.listdir(new_folder):
+        old = os.path.join(old_folder, name)
+        if os.path.isfile(old) and not os.path.islink(old):
+            os.chmod(os.path.join(new_folder, name), new_mode(old))
+
+
 def _keep_user_files(old_folder, new_folder):
-    """Copies what a user added to an overwritten folder into the new one."""
+    """Moves what a user added to an overwritten folder into the new one
+    (links as links, folders with their content)."""
     if not os.path.isdir(old_folder):
         return
     for name in os.listdir(old_folder):
@@ -171,18 +212,55 @@ def _keep_user_files(old_folder, new_folder):
         source = os.path.join(old_folder, name)
         target = os.path.join(new_folder, name)
         if os.path.isdir(source) and not os.path.islink(source):
-            shutil.copytree(source, target, copy_function=_copy_file)
+            shutil.copytree(
+                source, target, symlinks=True, copy_function=_keep_file
+            )
         else:
-            _copy_file(source, target)
+            _keep_file(source, target)
 
 
-def _check_destination(dest, overwrite):
+def _relation(path, folder):
+    """How ``path`` stands to ``folder`` ("is", "is inside", "contains"),
+    both resolved; None when apart."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    if path == folder:
+        return "is"
+    common = os.path.commonpath([path, folder])
+    if common == folder:
+        return "is inside"
+    if common == path:
+        return "contains"
+    return None
+
+
+def _check_destination(dest, overwrite, sources):
+    """Refuses a destination that is not a folder, that is not empty
+    without ``overwrite``, or that is, contains or is inside one of
+    ``sources`` (what, folder): writing it would destroy the run."""
+    for what, folder in sources:
+        relation = _relation(dest, folder)
+        if relation is not None:
+            raise ExportError(
+                f"destination {dest} {relation} {what} {folder}; export "
+                "to a folder outside it"
+            )
+    if os.path.islink(dest) and not os.path.exists(dest):
+        raise ExportError(
+            f"destination {dest} is a link to a missing {os.readlink(dest)}"
+        )
     if os.path.exists(dest) and not os.path.isdir(dest):
         raise ExportError(f"destination {dest} exists and is not a folder")
-    if os.path.isdir(dest) and os.listdir(dest) and not overwrite:
+    if not os.path.isdir(dest) or not os.listdir(dest):
+        return
+    if not overwrite:
         raise ExportError(
             f"destination {dest} exists and is not empty (use --overwrite "
             "to replace the model in it)"
+        )
+    if not os.path.isfile(os.path.join(dest, "hyperparams.yaml")):
+        raise ExportError(
+            f"destination {dest} is not empty and is not a model folder (no "
+            "hyperparams.yaml); --overwrite replaces model folders only"
         )
 
 
@@ -316,6 +394,8 @@ def export_model(
 
         for package in ("onnx", "onnxscript", "onnxruntime"):
             import_optional(package)
+    if not str(dest).strip():
+        raise ExportError("destination (--out) is empty; name a folder")
     output_folder, dest = str(output_folder), os.path.abspath(str(dest))
     if not os.path.isdir(output_folder):
         raise ExportError(f"recipe output folder not found: {output_folder}")
@@ -325,11 +405,39 @@ def export_model(
     found, states = _choose_checkpoint(
         output_folder, checkpoint, max_key, min_key
     )
-    _check_destination(dest, overwrite)
+    sources = [
+        ("the recipe output folder", output_folder),
+        ("the checkpoint", str(found.path)),
+    ]
+    _check_destination(dest, overwrite, sources)
     texts, copies = _folder_contents(
         output_folder, recipe, found, states, training_data
     )
-    with atomic_folder(dest) as staging:
+    try:
+        _write_folder(dest, texts, copies, states, overwrite, onnx, verify)
+    except FileExistsError as err:
+        if os.path.realpath(err.filename or "") != os.path.realpath(dest):
+            raise
+        raise ExportError(
+            f"destination {dest} was written by another process during "
+            "this export; it was left as it is (use --overwrite to "
+            "replace it)"
+        ) from err
+    except OSError as err:
+        if TEMP_PREFIX not in str(err.filename):
+            raise
+        raise ExportError(  # the staging folder means nothing to a user
+            f"cannot write the model to {dest}: {err.strerror}; {dest} was "
+            "left as it was"
+        ) from err
+    logger.info(f"exported {found.path} to {dest}")
+    return dest
+
+
+def _write_folder(dest, texts, copies, states, overwrite, onnx, verify):
+    """Writes the export beside ``dest``, checks it and puts it in place
+    (replacing ``dest`` only with ``overwrite``)."""
+    with atomic_folder(dest, replace=overwrite) as staging:
         for name, text in texts.items():
             write_text_atomic(os.path.join(staging, name), text)
         for name, source in copies.items():
@@ -348,6 +456,5 @@ def export_model(
             from speechbrain_galr.inference.onnx_runtime import ONNX_FILE
 
             export_onnx(loaded.mods.model, os.path.join(staging, ONNX_FILE))
+        _keep_modes(dest, staging)
         _keep_user_files(dest, staging)
-    logger.info(f"exported {found.path} to {dest}")
-    return dest

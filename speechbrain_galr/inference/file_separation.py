@@ -2,20 +2,31 @@
 
 The file is read block by block, resampled to the model's rate, separated
 in chunks (:class:`~speechbrain_galr.inference.chunked.ChunkedSeparator`),
-resampled
-back to the file's rate and written as raw float samples to a hidden work
-folder inside the output folder; a second pass scales each source to a peak
-of 0.99 and writes ``<name>_source<i>.wav`` (16-bit PCM).  Memory does not
-grow with the file's length.
+resampled back to the file's rate and written as raw float samples to a
+hidden work folder inside the output folder; a second pass scales the
+sources (:mod:`speechbrain_galr.inference.output_scale`: each to a peak of
+-0.1 dBFS by default, as SpeechBrain's ``separate_file``; or all at the
+mixture's scale) and writes ``<name>_source<i>.wav`` (16-bit PCM) and,
+if asked, the figure ``<name>_sources.png``, still in the work folder.
+Memory does not grow with the file's length.
 
-What is on disk, whatever happens:
+What is on disk, whatever happens
+(:mod:`speechbrain_galr.inference.output_set`):
 
 * existing outputs are not replaced unless asked (``overwrite=True``,
   ``--overwrite``): a run that would write ``<name>_source<i>.wav`` or
   ``<name>_sources.png`` where one exists (an earlier run, or another input
-  with the same name, ``mix.wav`` then ``mix.ogg``) stops before separating;
+  with the same name, ``mix.wav`` then ``mix.ogg``) stops before separating,
+  and a run that finds one when it ends (another run's) stops too;
+* one run at a time writes the outputs of a name in a folder (a lock file
+  ``.galr-lock-<name>``, removed at the end);
+* the outputs are put in place as one set once all are complete, so a
+  failure (a full disk) leaves the earlier run's set complete; with
+  ``overwrite`` the earlier run's outputs that this run does not write
+  are removed (and logged);
 * each output appears by an atomic rename once complete, so a kill at any
-  moment leaves the old complete file or the new complete one;
+  moment leaves complete files (only a kill during the last renames can
+  leave some old and some new);
 * the work folder (``.galr-work-<pid>-*``) is removed when the run ends,
   also on an error, Ctrl-C or SIGTERM (the command line turns SIGTERM into
   an exception); one left by a run killed with SIGKILL is removed by the
@@ -26,15 +37,13 @@ Authors
 """
 
 import contextlib
-import glob
 import os
-import re
 import shutil
 
 import soundfile as sf
 import torch
 
-from speechbrain_galr.atomic_files import atomic_path, make_temp_folder
+from speechbrain_galr.atomic_files import make_temp_folder
 from speechbrain_galr.audio import (
     StreamResampler,
     open_audio,
@@ -42,78 +51,17 @@ from speechbrain_galr.audio import (
     sound_write_problem,
 )
 from speechbrain_galr.inference.chunked import ChunkedSeparator, shows_progress
+from speechbrain_galr.inference.output_scale import check_scale, source_gains
+from speechbrain_galr.inference.output_set import (  # noqa: F401 (API)
+    check_outputs,
+    existing_outputs,
+    output_lock,
+    output_names,
+    replace_outputs,
+)
 
 WORK_PREFIX = ".galr-work-"
 """Name prefix of the hidden work folders (followed by the process id)."""
-
-
-def output_names(name, num_sources):
-    """File names of the separated sources of input ``name``.
-
-    Example
-    -------
-    >>> output_names("mix", 2)
-    ['mix_source1.wav', 'mix_source2.wav']
-    """
-    return [f"{name}_source{i + 1}.wav" for i in range(num_sources)]
-
-
-def existing_outputs(out_dir, name):
-    """The outputs of input ``name`` already in ``out_dir`` (any number of
-    sources, and the figure), sorted.
-
-    Example
-    -------
-    >>> existing_outputs(str(getfixture("tmp_path")), "mix")
-    []
-    """
-    pattern = re.compile(re.escape(name) + r"_source\d+\.wav")
-    found = [
-        path
-        for path in glob.glob(os.path.join(glob.escape(out_dir), "*"))
-        if pattern.fullmatch(os.path.basename(path))
-    ]
-    figure = os.path.join(out_dir, f"{name}_sources.png")
-    return sorted(found + ([figure] if os.path.exists(figure) else []))
-
-
-def check_outputs(out_dir, name, overwrite=False):
-    """Raises FileExistsError if outputs of ``name`` would be replaced
-    without ``overwrite``, or if ``out_dir`` is not a folder."""
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise FileExistsError(f"output folder is a file: {out_dir}")
-    check_writable(out_dir)
-    found = existing_outputs(out_dir, name) if os.path.isdir(out_dir) else []
-    if found and not overwrite:
-        raise FileExistsError(
-            f"{found[0]} exists ({len(found)} output(s) of {name!r} in "
-            f"{out_dir}); pass --overwrite (overwrite=True) to replace them"
-        )
-
-
-def check_writable(out_dir):
-    """Raises OSError when ``out_dir`` cannot be made or written to: a
-    link to nothing (``os.makedirs`` said only "File exists"), or no
-    write permission on it or on the folder it would be made in."""
-    if not out_dir:
-        raise FileNotFoundError("the output folder is an empty path ('')")
-    if os.path.islink(out_dir) and not os.path.exists(out_dir):
-        raise FileNotFoundError(
-            f"output folder {out_dir} is a link to {os.readlink(out_dir)}, "
-            "which does not exist: create it, or give another folder"
-        )
-    existing = os.path.abspath(out_dir)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise FileExistsError(
-            f"cannot make output folder {out_dir}: {existing} is a file"
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise PermissionError(
-            f"cannot write to output folder {out_dir}: permission denied "
-            f"on {existing}"
-        )
 
 
 def input_name(path):
@@ -140,6 +88,8 @@ class OutputSet:
         The input's name (:func:`input_name`).
     overwrite : bool
         Whether outputs of an earlier run may be replaced.
+    plot : bool
+        Whether the figure ``<name>_sources.png`` is one of the outputs.
 
     Example
     -------
@@ -148,10 +98,11 @@ class OutputSet:
     'mix'
     """
 
-    def __init__(self, out_dir, name, overwrite=False):
+    def __init__(self, out_dir, name, overwrite=False, plot=False):
         self.out_dir = os.fspath(out_dir)
         self.name = name
         self.overwrite = overwrite
+        self.plot = plot
         check_outputs(self.out_dir, name, overwrite)
 
 
@@ -211,27 +162,43 @@ class _RawSources:
         for out in self.files:
             out.close()
 
-    def publish(self, out_dir, name, block):
-        """Writes the peak-normalised 16-bit wavs, each by an atomic
-        rename; returns their paths."""
+    def stage(self, name, block, gains):
+        """Writes the scaled 16-bit wavs into the work folder; returns
+        {final file name: staged path}."""
         self.close()
-        paths = []
+        staged = {}
         names = output_names(name, len(self.files))
-        for i, peak in enumerate(self.peaks.tolist()):
-            gain = 0.99 / peak if peak > 1e-8 else 1.0
-            path = os.path.join(out_dir, names[i])
+        for i, gain in enumerate(gains):
+            staged[names[i]] = os.path.join(self.folder, names[i])
             raw = os.path.join(self.folder, f"raw{i}.wav")
-            with atomic_path(path, temp_folder=self.folder) as tmp:
-                with (
-                    sf.SoundFile(raw) as fin,
-                    sf.SoundFile(
-                        tmp, "w", self.rate, 1, "PCM_16", format="WAV"
-                    ) as fout,
-                ):
-                    for samples in fin.blocks(block, dtype="float32"):
-                        fout.write(samples * gain)
-            paths.append(path)
-        return paths
+            with (
+                sf.SoundFile(raw) as fin,
+                sf.SoundFile(
+                    staged[names[i]], "w", self.rate, 1, "PCM_16", format="WAV"
+                ) as fout,
+            ):
+                for samples in fin.blocks(block, dtype="float32"):
+                    fout.write(samples * gain)
+        return staged
+
+
+def _publish(raw, outputs, block, scale, fit, work):
+    """Stages the outputs of ``raw`` (and the figure) in the work folder,
+    then puts them in place as one set; returns their paths."""
+    peaks = raw.peaks if raw.peaks is not None else torch.zeros(0)
+    gains = source_gains(peaks, scale, fit, outputs.name)
+    staged = raw.stage(outputs.name, block, gains)
+    if outputs.plot:
+        from speechbrain_galr.inference.source_figure import plot_sources
+
+        png = f"{outputs.name}_sources.png"
+        plot_sources(list(staged.values()), os.path.join(work, png))
+        staged[png] = os.path.join(work, png)
+    old = os.path.join(work, "earlier-run")
+    os.mkdir(old)
+    return replace_outputs(
+        outputs.out_dir, outputs.name, staged, old, outputs.overwrite
+    )
 
 
 def separate_file_to_folder(
@@ -244,6 +211,7 @@ def separate_file_to_folder(
     device="cpu",
     progress=None,
     block_seconds=30.0,
+    scale="peak",
 ):
     """Separates an audio file of any length into one wav per source.
 
@@ -267,14 +235,29 @@ def separate_file_to_folder(
         Progress bar; by default shown from 4 chunks on.
     block_seconds : float
         Seconds of audio read from disk at a time.
+    scale : str
+        ``"peak"`` (each source to -0.1 dBFS) or ``"mixture"`` (the
+        mixture's scale; :mod:`speechbrain_galr.inference.output_scale`).
 
     Returns
     -------
     list of str
-        The written files, one per source the model gives.
+        The written files, one per source the model gives, and the
+        figure if ``outputs.plot``.
     """
     out_dir, name = outputs.out_dir, outputs.name
-    with open_audio(path) as audio, work_folder(out_dir) as work:
+    check_scale(scale)
+    fit = None
+    if scale == "mixture":
+        from speechbrain_galr.inference.mixture_fit import MixtureFit
+
+        fit = MixtureFit()
+    os.makedirs(out_dir, exist_ok=True)
+    with (
+        open_audio(path) as audio,
+        output_lock(out_dir, name),
+        work_folder(out_dir) as work,
+    ):
         rate = audio.samplerate
         total = -(-audio.frames * model_rate // rate)
         to_model = StreamResampler(rate, model_rate)
@@ -301,12 +284,16 @@ def separate_file_to_folder(
                 est = to_file.push(est.float().cpu())
             if est is not None:
                 raw.write(est[:remaining])
+                if fit is not None:
+                    fit.push_sources(est[:remaining])
                 remaining -= min(remaining, est.shape[0])
 
         try:
             with _errors_name(out_dir):
                 block = max(1, round(block_seconds * rate))
                 for samples in read_blocks(audio, block):
+                    if fit is not None:
+                        fit.push_mixture(samples)
                     # [n, 1] at the model's rate
                     resampled = to_model.push(samples[:, None])
                     write(chunked.push(resampled.T.to(device))[0])
@@ -315,7 +302,7 @@ def separate_file_to_folder(
                 if final.shape[1] > 0:
                     write(final[0])
                 write(None)
-                return raw.publish(out_dir, name, block)
+                return _publish(raw, outputs, block, scale, fit, work)
         finally:
             chunked.close()
             raw.close()

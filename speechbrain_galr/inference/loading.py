@@ -20,6 +20,7 @@ import os
 import re
 
 from speechbrain_galr.errors import one_line
+from speechbrain_galr.inference.savedir import prepare_savedir
 from speechbrain_galr.inference.user_paths import resolve_source
 from speechbrain_galr.model_folder import (
     ModelFileError,
@@ -259,6 +260,39 @@ def load_pretrained(
     source = resolve_source(source, "model folder")
     if os.path.exists(source) and not os.path.isdir(source):
         raise ModelFileError(_not_a_folder(source))
+    args = (cls, source, savedir, run_opts, overrides, backend, onnx_threads)
+    for _ in range(LOAD_ATTEMPTS):
+        folder = _folder_identity(source)
+        model = _load_once(*args)
+        if _folder_identity(source) == folder:
+            return model
+        # an export --overwrite swapped the folder while its files were
+        # read: the yaml and the weights may be of two models; again
+    raise ModelFileError(
+        f"model folder {source} was replaced {LOAD_ATTEMPTS} times while "
+        "it was loaded (an export into it?); try again when it is done"
+    )
+
+
+LOAD_ATTEMPTS = 3
+"""Loads of a model folder that an export replaces meanwhile."""
+
+
+def _folder_identity(source):
+    """(device, inode) of a local model folder, which an export
+    ``--overwrite`` changes (it swaps in a new folder); None otherwise."""
+    try:
+        info = os.stat(source)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)
+
+
+def _load_once(
+    cls, source, savedir, run_opts, overrides, backend, onnx_threads
+):
+    """One load of :func:`load_pretrained`."""
+    prepare_savedir(source, savedir)
     onnx_file = None
     if backend == "onnxruntime":
         from speechbrain_galr.inference.onnx_runtime import find_onnx_file

@@ -139,7 +139,10 @@ class GALRSeparation(Pretrained):
         if hparams_file != HPARAMS_FILE or kwargs:
             if backend != "torch":
                 raise ValueError(f"backend {backend!r} needs {HPARAMS_FILE}")
+            from speechbrain_galr.inference.savedir import prepare_savedir
+
             source = resolve_source(source, "model folder")
+            prepare_savedir(source, savedir)
             return super().from_hparams(
                 source,
                 hparams_file,
@@ -370,6 +373,8 @@ class GALRSeparation(Pretrained):
         block_seconds=30.0,
         progress=None,
         overwrite=False,
+        scale="peak",
+        plot=False,
     ):
         """Separates an audio file of any length into one wav per source,
         ``<name>_source<i>.wav`` at the file's rate, in bounded memory
@@ -391,17 +396,26 @@ class GALRSeparation(Pretrained):
         progress : bool or None
             Progress bar; by default shown for files of more than 4 chunks.
         overwrite : bool
-            Replace outputs of an earlier run (else FileExistsError).
+            Replace outputs of an earlier run (else FileExistsError); the
+            earlier run's outputs this run does not write are removed.
+        scale : str
+            ``"peak"`` (default): each source scaled to -0.1 dBFS, as
+            SpeechBrain's ``separate_file`` does (to 1.0); ``"mixture"``:
+            the sources at the mixture's scale (their sum closest to it),
+            scaled down together only if one would clip
+            (:mod:`speechbrain_galr.inference.output_scale`).
+        plot : bool
+            Also draw ``<name>_sources.png`` (when ``out_dir`` is a path).
 
         Returns
         -------
         list of str
-            The written files, one per source.
+            The written files, one per source (and the figure).
         """
         path = self._fetch(path, None)
         outputs = out_dir
         if not isinstance(outputs, OutputSet):
-            outputs = OutputSet(out_dir, input_name(path), overwrite)
+            outputs = OutputSet(out_dir, input_name(path), overwrite, plot)
         chunk, overlap = self.chunking(chunk_seconds, overlap_seconds).samples(
             self.sample_rate
         )
@@ -415,6 +429,7 @@ class GALRSeparation(Pretrained):
             device=self.device,
             progress=progress,
             block_seconds=block_seconds,
+            scale=scale,
         )
 
     def separate_with_attention(self, mix):

@@ -107,6 +107,7 @@ def test_export_errors_name_the_problem(recipe, tmp_path):
     # an existing folder is not overwritten unless asked
     dest = tmp_path / "taken"
     dest.mkdir()
+    (dest / "hyperparams.yaml").write_text("{}\n")  # a model folder
     (dest / "notes.txt").write_text("mine")
     with pytest.raises(ExportError, match="not empty"):
         export_model(folder, str(dest))
