@@ -128,7 +128,7 @@ def test_recipe_run_export_and_foreign_class_reproduce_its_results(tmp_path):
         rows = list(csv.DictReader(fin))
     avg = rows[-1]
     assert f"| SI-SNRi (dB) | {float(avg['si-snr_i']):.2f} |" in card
-    assert f"| data_folder | {corpus} |" in card
+    assert "| data_folder | .../2speakers |" in card  # its last folder only
 
     model = GALRSeparation.from_hparams(source=dest)
     with open(os.path.join(out, "save", "wsj_tt.csv")) as fin:
