@@ -236,7 +236,10 @@ def ranked_checkpoints(save_folder, max_key=None, min_key=None):
         checkpoints, key=lambda c: c.meta["unixtime"], reverse=True
     )
     if max_key is None and min_key is None:
-        if score_direction(newest_first[0]) == "max":
+        # the convention of the newest checkpoint that holds a score (a
+        # mid-epoch checkpoint of an interrupted run holds none)
+        holders = [c for c in newest_first if SCORE_KEY in c.meta]
+        if score_direction((holders or newest_first)[0]) == "max":
             max_key = SCORE_KEY
         else:
             min_key = SCORE_KEY
