@@ -128,3 +128,43 @@ def load_state_file(path):
     ):
         raise ModelFileError(f"{path} does not hold a module state dict")
     return state
+
+
+def fetch_model_file(filename, source, savedir=None, hint=""):
+    """A local path of a file of a model folder or hub repository (the
+    one fetch of the loader and the onnxruntime backend).
+
+    Raises
+    ------
+    ModelFileNotFoundError
+        One line naming the file and ``hint`` (what would make it).
+
+    Example
+    -------
+    >>> fetch_model_file("model.onnx", str(getfixture("tmp_path")), hint="x")
+    Traceback (most recent call last):
+    ...
+    speechbrain_galr.model_folder.ModelFileNotFoundError: model folder ...
+    """
+    hint = f"; {hint}" if hint else ""
+    if os.path.isdir(source):
+        path = os.path.join(source, filename)
+        if not os.path.isfile(path):
+            raise ModelFileNotFoundError(
+                f"model folder {source} has no {filename}{hint}"
+            )
+        return path
+    from speechbrain.utils.fetching import LocalStrategy, fetch
+
+    try:
+        path = fetch(
+            filename,
+            source=source,
+            savedir=savedir,
+            local_strategy=LocalStrategy.SYMLINK,
+        )
+    except Exception as err:  # hub and network errors of many types
+        raise ModelFileNotFoundError(
+            f"cannot get {filename} of {source} ({one_line(err, 200)}){hint}"
+        ) from err
+    return str(path)

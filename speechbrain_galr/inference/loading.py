@@ -25,6 +25,7 @@ from speechbrain_galr.inference.user_paths import resolve_source
 from speechbrain_galr.model_folder import (
     ModelFileError,
     ModelFileNotFoundError,
+    fetch_model_file,
     file_problem,
 )
 
@@ -51,29 +52,12 @@ def _load_problem(err):
 
 def _fetch(filename, source, savedir):
     """A local path of a file of a model folder or hub repository."""
-    if os.path.isdir(source):
-        path = os.path.join(source, filename)
-        if not os.path.isfile(path):
-            raise ModelFileNotFoundError(
-                f"model folder {source} has no {filename} (export a recipe "
-                "with `python -m speechbrain_galr export`)"
-            )
-        return path
-    from speechbrain.utils.fetching import LocalStrategy, fetch
-
-    try:
-        return str(
-            fetch(
-                filename,
-                source=source,
-                savedir=savedir,
-                local_strategy=LocalStrategy.SYMLINK,
-            )
-        )
-    except Exception as err:  # hub and network errors of many types
-        raise ModelFileError(
-            f"cannot get {filename} of {source}: {one_line(err, 200)}"
-        ) from err
+    return fetch_model_file(
+        filename,
+        source,
+        savedir,
+        hint="export a recipe with `python -m speechbrain_galr export`",
+    )
 
 
 def _not_a_folder(source):

@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from speechbrain_galr.errors import GALRError, one_line
+from speechbrain_galr.model_folder import fetch_model_file
 
 ONNX_FILE = "model.onnx"
 """File name of the ONNX model in an exported model folder."""
@@ -80,34 +81,13 @@ def find_onnx_file(source, savedir=None):
     >>> find_onnx_file(getfixture("tmp_path"))
     Traceback (most recent call last):
     ...
-    FileNotFoundError: model folder ... has no model.onnx; ...
+    speechbrain_galr.model_folder.ModelFileNotFoundError: model folder ...
     """
-    source = os.fspath(source)
     hint = (
         "export it with `python -m speechbrain_galr export RECIPE_OUTPUT "
         "--out FOLDER --onnx`"
     )
-    if os.path.isdir(source):
-        path = os.path.join(source, ONNX_FILE)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"model folder {source} has no {ONNX_FILE}; {hint}"
-            )
-        return path
-    from speechbrain.utils.fetching import LocalStrategy, fetch
-
-    try:
-        path = fetch(
-            ONNX_FILE,
-            source=source,
-            savedir=savedir,
-            local_strategy=LocalStrategy.SYMLINK,
-        )
-    except Exception as err:  # hub and network errors of many types
-        raise FileNotFoundError(
-            f"cannot get {ONNX_FILE} of {source} ({one_line(err, 200)}); {hint}"
-        ) from err
-    return str(path)
+    return fetch_model_file(ONNX_FILE, os.fspath(source), savedir, hint)
 
 
 class OnnxTasNet:
