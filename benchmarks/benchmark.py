@@ -2,7 +2,7 @@
 
 Two measurements, one command:
 
-* Table 3 of the paper (issue 6):
+* Table 3 of the paper:
   ``python -m benchmarks.benchmark --out DIR`` measures, for every
   configuration of Table 3 (D in {64, 128}; M, K, Q as in the table), the
   parameters, the FLOPs of a 1 s input at 8 kHz (ptflops), the peak memory
@@ -11,7 +11,7 @@ Two measurements, one command:
   of a training step, and writes ``DIR/cost.csv``, ``DIR/cost.md`` (the
   table with the ratios to DPRNN beside the paper's) and ``DIR/cost.png``.
   ``--quick`` measures one configuration per model (a smoke test).
-* Training throughput (issue 9): ``... --throughput --out DIR`` times a
+* Training throughput on the GPU: ``... --throughput --out DIR`` times a
   training step of the recipes at the training batch (``--train-batch``
   mixtures of ``--train-seconds``) in fp32 and bf16, eager and compiled,
   and the peak memory of inference per second of audio, on the GPU

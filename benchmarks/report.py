@@ -2,7 +2,8 @@
 
 What :mod:`benchmarks.benchmark` measured, written out: one CSV row
 per model and configuration, the Markdown table with the ratios to DPRNN
-beside the paper's, the checks of issue 6, and a figure.  The helpers
+beside the paper's, the checks against Table 3's ratios, and a figure.
+The helpers
 (ratios to DPRNN, CSV writing, machine description) serve the throughput
 report (:mod:`benchmarks.throughput_report`) too.
 

@@ -23,7 +23,7 @@ from benchmarks import cost, peak_memory, recipe_models, report
 logger = logging.getLogger(__name__)
 
 MEMORY_PASSES = (("infer", 1), ("infer", 4), ("train", 1), ("train", 4))
-# the rows of issue 9's targets: D=64, M=16 for the three models, then the
+# the rows of the GPU cost targets: D=64, M=16 for the three models, then the
 # paper's best GALR and DPRNN at the same segmentation
 
 

@@ -1,7 +1,7 @@
 """Training throughput at the training batch, and inference memory.
 
 The measurements of ``python -m benchmarks.benchmark --throughput``
-(issue 9): for one model of :func:`benchmarks.recipe_models.
+on the GPU: for one model of :func:`benchmarks.recipe_models.
 build_model`, the time of a training step of the recipe on a batch of
 ``batch`` mixtures of ``seconds`` seconds, in fp32 and under bf16
 autocast, eager and compiled (``torch.compile``), and the peak memory of

@@ -155,7 +155,7 @@ def test_main_docstring_example():
     assert result.attempted > 0 and result.failed == 0
 
 
-# --- issue 14 -------------------------------------------------------------
+# --- what is left on disk, checked options ------------------------------------
 
 
 def separate_args(mixture, model_dir, out, *extra):

@@ -289,9 +289,11 @@ def _choose_checkpoint(output_folder, checkpoint, max_key, min_key):
 def _folder_contents(output_folder, recipe, found, states, training_data):
     """The texts and the files to copy of an export, by file name; checks
     that the recipe's definition fits the checkpoint first."""
+    # the run's folder name only: the trainer's own paths are not published
+    run_name = os.path.basename(os.path.abspath(output_folder))
     header = (
         "# GALR separation model exported by speechbrain_galr "
-        f"{_package_version()}\n# from {os.path.abspath(output_folder)}, "
+        f"{_package_version()}\n# from .../{run_name}, "
         f"checkpoint {found.path.name}.\n# Load it with foreign_class("
         f'source=<this folder>, pymodule_file="{INTERFACE_FILE}", '
         f'classname="{INTERFACE_CLASS}")\n# (see README.md).\n\n'

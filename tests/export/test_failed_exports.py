@@ -31,7 +31,7 @@ from speechbrain_galr.inference.separator import GALRSeparation, load_model
 
 
 def test_failed_overwrite_keeps_the_old_model(recipe, tmp_path, capsys):
-    """Issue 14.1: a recipe copy with a changed hidden_channels, exported
+    """A recipe copy with a changed hidden_channels, exported
     with --overwrite onto a model folder, fails with one line and leaves
     the old model (and nothing else) as it was."""
     folder, outputs = recipe
@@ -134,7 +134,7 @@ def test_killed_export_leaves_a_complete_model(recipe, tmp_path, point):
 def test_bad_checkpoint_files_give_one_line_errors(
     recipe, tmp_path, capsys, damage, message
 ):
-    """Issue 14.5: export of a bad checkpoint, separate with a bad model
+    """Export of a bad checkpoint, separate with a bad model
     folder: exit 1, one line naming the file, nothing written."""
     folder, _ = recipe
     bad = tmp_path / "bad_recipe"

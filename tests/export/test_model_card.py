@@ -38,7 +38,7 @@ def test_model_card_lists_explicit_settings_and_results(recipe, tmp_path):
 def test_stale_test_results_are_not_paired_with_a_newer_checkpoint(
     recipe, tmp_path
 ):
-    """Issue 14.3: a resumed run trained further and crashed before its
+    """A resumed run trained further and crashed before its
     test: test_results.csv is the test of an older checkpoint."""
     folder, _ = recipe
     resumed = tmp_path / "resumed"

@@ -16,7 +16,7 @@ from speechbrain_galr.nnet.tasnet import check_mixtures
 MODEL_YAML = os.path.join(speechbrain_galr.HPARAMS_DIR, "galr-model.yaml")
 RECIPES = os.path.join(os.path.dirname(__file__), "..", "..", "recipes")
 
-# the four systems of Table 2 and the normalisation options (issue 10)
+# the four systems of Table 2 and the normalisation options
 OPTIONS = [
     dict(),
     dict(local_layer="attention", global_layer="attention"),

@@ -166,7 +166,7 @@ def _error_line(stderr):
 def test_rerun_with_another_model_stops_before_writing(
     debug_runs, samples, tmp_path
 ):
-    """Issue 14 case 4: a rerun into a finished run's folder with another
+    """A rerun into a finished run's folder with another
     model size is refused with one line naming the keys, and nothing in
     the folder changes (hyperparams.yaml, checkpoints, results)."""
     out = str(tmp_path / "run")
@@ -183,7 +183,7 @@ def test_rerun_with_another_model_stops_before_writing(
 
 
 def test_missing_test_file_stops_before_training(debug_runs, samples, tmp_path):
-    """Issue 14 case 7: a file listed by the prepared test CSV that is
+    """A file listed by the prepared test CSV that is
     gone is reported, with its path, before any training."""
     prepared = os.path.join(debug_runs(FIRST), "save")
     data_folder = os.path.join(samples, "samples", "wsj0mix", "2speakers")

@@ -170,7 +170,7 @@ def test_keeps_the_last_two_checkpoints_and_the_best(tmp_path):
 
 
 def test_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, caplog):
-    """Issue 14 case 5: the newest checkpoint's masknet.ckpt is truncated;
+    """The newest checkpoint's masknet.ckpt is truncated;
     the warning names the file and training resumes from the previous
     checkpoint; with every checkpoint damaged, the error names a file."""
     brain = _brain(tmp_path, epochs=2)
