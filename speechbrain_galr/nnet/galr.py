@@ -108,6 +108,20 @@ class GALR(Dual_Path_Model):
         ``LN`` of eq. 10, the same choices.
     attention_dropout : float
         Dropout on the attention probabilities (the author's code: 0.1).
+    causal : bool
+        A causal GALR for streaming (the paper's GALR is not): the input
+        layer norm normalises each frame over D, a segment attends only to
+        itself and earlier segments (and its attention gets no positional
+        encoding: the mask orders the segments), and both norms must be
+        "segment".  The local Bi-LSTM and the maps of eq. 12-13 stay: they
+        read one segment, complete before it is processed.  An output
+        sample then depends on no input later than
+        :meth:`latency_samples` ahead (:mod:`speechbrain_galr.nnet.streaming`
+        runs it block by block).
+    attention_window : int or None
+        With ``causal``: how many segments a segment attends to, itself
+        included (None: all earlier ones).  Bounds the cost per segment
+        and the memory of an endless stream.
 
     Example
     -------
@@ -134,9 +148,14 @@ class GALR(Dual_Path_Model):
         local_norm="segment",
         global_norm="segment",
         attention_dropout=0.0,
+        causal=False,
+        attention_window=None,
     ):
         if segment_size % 2:
             raise ValueError(f"segment_size must be even, got {segment_size}")
+        _check_causal(
+            causal, attention_window, local_norm, global_norm, global_layer
+        )
         # Dual_Path_Model builds the norm, bottleneck and mask head; its
         # dual-path blocks are replaced by GALR blocks below.
         super().__init__(
@@ -152,6 +171,8 @@ class GALR(Dual_Path_Model):
         self.num_layers = num_blocks
         self.in_channels = in_channels
         self.local_layer = local_layer
+        self.causal = causal
+        self.attention_window = attention_window
         self.dual_mdl = nn.ModuleList(
             GALRBlock(
                 out_channels,
@@ -238,7 +259,7 @@ class GALR(Dual_Path_Model):
             < frames[:, None, None]
         )
         # [B, D, L]
-        x = self.conv1d(self._input_norm(x, frame_mask, frames))
+        x = self.bottleneck(x, frame_mask, frames)
         # S = ceil(2L/K) + 1 half-overlapping segments (Section 2.1.2)
         S = (2 * L + K - 1) // K + 1  # no -(-a // b): see onnx_export.py
         # under CPU bf16, padding segments up to a multiple of 16 (masked
@@ -252,11 +273,69 @@ class GALR(Dual_Path_Model):
         # [B]: segments that each item alone would have
         counts = torch.div(2 * frames + K - 1, K, rounding_mode="floor") + 1
         context = segment_context(
-            x, counts, frame_pos=self.local_layer == "attention"
+            x,
+            counts,
+            frame_pos=self.local_layer == "attention",
+            causal=self.causal,
+            attention_window=self.attention_window,
         )
         for block in self.dual_mdl:
             x = block(x, context)
         return self._masks(x, frame_mask)
+
+    def latency_samples(self, window, hop):
+        """Samples between an input sample and the last output sample that
+        depends on it, for a causal GALR behind an encoder of ``window``
+        and ``hop`` samples (None if not causal).
+
+        An output sample n needs the encoder frames up to ``n // hop``; a
+        frame is final once the later of its two half-overlapping segments
+        is complete, at most K - 1 frames after it; that frame reads
+        ``window`` samples from its start.  Hence
+        ``(K - 1) * hop + window - 1``, reached at the first sample of
+        every segment hop.
+
+        Example
+        -------
+        >>> GALR(64, 64, segment_size=50, causal=True).latency_samples(16, 8)
+        407
+        """
+        if not self.causal:
+            return None
+        return (self.K - 1) * hop + window - 1
+
+    def bottleneck(self, x, frame_mask=None, frames=None):
+        """The input layer norm and 1x1 bottleneck: ``[B, D_in, L]`` to
+        ``[B, D, L]``; a causal model normalises each frame alone (then
+        ``frame_mask`` and ``frames`` are not needed)."""
+        if self.causal:
+            norm = self.norm
+            # [B, L, D_in]: each frame over D_in, statistics in float32
+            y = F.layer_norm(
+                x.float().transpose(1, 2),
+                norm.weight.shape,
+                norm.weight,
+                norm.bias,
+                norm.eps,
+            )
+            return self.conv1d(y.transpose(1, 2).to(x.dtype))
+        return self.conv1d(self._input_norm(x, frame_mask, frames))
+
+    def mask_rows(self, x):
+        """The PReLU and 1x1 2D convolution to C copies of Section 2.3.1 on
+        the blocks' output ``[B, S, K, D]``, as a linear map over D in the
+        blocks' layout (no permute copy before it): ``[B, S, K, C*D]``."""
+        conv = self.conv2d
+        D = x.shape[-1]
+        return F.linear(self.prelu(x), conv.weight.view(-1, D), conv.bias)
+
+    def frame_masks(self, x):
+        """The per-frame end of the mask estimation: ``[B*C, D, L]`` after
+        overlap-add to masks ``[B*C, D_in, L]`` (eq. 14-15)."""
+        # eq. 14
+        x = self.output(x) * self.output_gate(x)
+        # eq. 15
+        return self.activation(self.end_conv1x1(x))
 
     def _masks(self, x, frame_mask):
         """Mask estimation (Section 2.3.1): ``[B, S, K, D]`` to masks
@@ -264,10 +343,8 @@ class GALR(Dual_Path_Model):
         B, S, K, D = x.shape
         C, hop = self.num_spks, K // 2
         L = frame_mask.shape[-1]
-        # the 1x1 2D convolution to C copies as a linear map over D, in the
-        # blocks' layout (no permute copy before it): [B, S, K, C*D]
-        conv = self.conv2d
-        x = F.linear(self.prelu(x), conv.weight.view(-1, D), conv.bias)
+        # [B, S, K, C*D]
+        x = self.mask_rows(x)
         # [B, S, K, C, D] -> [B*C, D*K, S]: the columns that fold adds up
         x = (
             x.view(B, S, K, C, D)
@@ -278,10 +355,8 @@ class GALR(Dual_Path_Model):
         # [B*C, D, padded] -> [B*C, D, L] (OverlapAdd of Section 2.3.1)
         x = F.fold(x, (1, padded), (1, K), stride=(1, hop))
         x = x.view(B * C, D, padded)[:, :, hop : hop + L]
-        # eq. 14
-        x = self.output(x) * self.output_gate(x)
-        # [B*C, D_in, L], eq. 15
-        x = self.activation(self.end_conv1x1(x))
+        # [B*C, D_in, L]
+        x = self.frame_masks(x)
         # [C, B, D_in, L]
         x = x.view(B, C, -1, L).transpose(0, 1)
         return x * frame_mask
@@ -299,3 +374,26 @@ class GALR(Dual_Path_Model):
             norm.eps,
         )
         return y.to(x.dtype)
+
+
+def _check_causal(causal, window, local_norm, global_norm, global_layer):
+    """Raises a one-line ValueError for options a causal GALR cannot
+    take, or a window without ``causal``."""
+    if window is not None and not causal:
+        raise ValueError("attention_window needs causal=True")
+    if window is not None and (not isinstance(window, int) or window < 1):
+        raise ValueError(
+            f"attention_window must be a positive integer, got {window!r}"
+        )
+    if not causal:
+        return
+    if "utterance" in (local_norm, global_norm):
+        raise ValueError(
+            "a causal GALR needs local_norm and global_norm 'segment' (an "
+            "'utterance' norm reads the whole recording)"
+        )
+    if global_layer != "attention":
+        raise ValueError(
+            "a causal GALR needs global_layer 'attention' (the global "
+            "Bi-LSTM reads later segments)"
+        )

@@ -342,3 +342,11 @@ class GALRBlock(nn.Module):
         local = self.local(x, context)
         # eq. 11 / eq. 13
         return self.globally(local, context) + local
+
+    def forward_step(self, x, memory, context):
+        """The causal block on the newest segment ``x`` ``[B, 1, K, D]`` of
+        a stream, with its global layer's attention ``memory`` (updated;
+        :meth:`GloballyAttentiveLayer.forward_step`)."""
+        local = self.local(x, context)
+        # eq. 11 / eq. 13
+        return self.globally.forward_step(local, memory) + local

@@ -37,9 +37,11 @@ class SegmentContext(NamedTuple):
         ``[B]`` int64, number of own segments of each item.
     attn_bias : torch.Tensor
         ``[B, 1, 1, S]`` float32 additive attention mask: 0 for own
-        segments, -inf for padding (float, so SDPA keeps its fused kernels).
+        segments, -inf for padding (float, so SDPA keeps its fused kernels);
+        ``[B, 1, S, S]`` for a causal model (:func:`causal_attention_bias`).
     segment_pos : torch.Tensor
-        ``[S, D]`` positional encoding of the segments (eq. 4).
+        ``[S, D]`` positional encoding of the segments (eq. 4); zeros for a
+        causal model, whose mask orders the segments.
     frame_pos : torch.Tensor or None
         ``[K, D]`` positional encoding of the frames of a segment (only for
         an attentive local layer).
@@ -52,7 +54,9 @@ class SegmentContext(NamedTuple):
     frame_pos: Optional[torch.Tensor] = None
 
 
-def segment_context(x, counts=None, frame_pos=False):
+def segment_context(
+    x, counts=None, frame_pos=False, causal=False, attention_window=None
+):
     """The :class:`SegmentContext` of segmented features ``x``.
 
     Arguments
@@ -63,6 +67,13 @@ def segment_context(x, counts=None, frame_pos=False):
         ``[B]`` own segments per item; None when all S are.
     frame_pos : bool
         Whether to make the frames' positional encoding too.
+    causal : bool
+        Whether a segment attends only to itself and earlier segments
+        (:func:`causal_attention_bias`); its segments then get no
+        positional encoding.
+    attention_window : int or None
+        With ``causal``, the segments a segment attends to (itself
+        included); None: all earlier ones.
 
     Example
     -------
@@ -79,13 +90,53 @@ def segment_context(x, counts=None, frame_pos=False):
     # [B, 1, 1, S]
     attn_bias = torch.zeros(valid.shape, device=x.device)
     attn_bias = attn_bias.masked_fill(~valid, float("-inf"))[:, None, None]
+    if causal:
+        # [B, 1, S, S]
+        attn_bias = attn_bias + causal_attention_bias(
+            S, attention_window, x.device
+        )
+        segment_pos = torch.zeros(S, D, device=x.device)
+    else:
+        segment_pos = sinusoidal_encoding(S, D, x.device)
     return SegmentContext(
         valid=valid.float(),
         counts=counts,
         attn_bias=attn_bias,
-        segment_pos=sinusoidal_encoding(S, D, x.device),
+        segment_pos=segment_pos,
         frame_pos=sinusoidal_encoding(K, D, x.device) if frame_pos else None,
     )
+
+
+def causal_attention_bias(length, window=None, device=None):
+    """Additive mask of causal attention across ``length`` segments.
+
+    Query segment ``s`` attends to key segments ``j`` with
+    ``s - window < j <= s`` (all ``j <= s`` when ``window`` is None): no
+    segment reads a later one, so a causal GALR's output at a frame waits
+    only for the end of the segments that hold the frame, and with a
+    window the attention of an endless stream costs the same per segment.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[length, length]`` float32: 0 where attended, -inf elsewhere.
+
+    Example
+    -------
+    >>> causal_attention_bias(4, window=2)
+    tensor([[0., -inf, -inf, -inf],
+            [0., 0., -inf, -inf],
+            [-inf, 0., 0., -inf],
+            [-inf, -inf, 0., 0.]])
+    """
+    step = torch.arange(length, device=device)
+    # [S, S]: query index minus key index
+    lag = step[:, None] - step[None, :]
+    allowed = lag >= 0
+    if window is not None:
+        allowed = allowed & (lag < window)
+    bias = torch.zeros(length, length, device=device)
+    return bias.masked_fill(~allowed, float("-inf"))
 
 
 def masked_group_norm(x, mask, count, weight, bias, eps):

@@ -1,0 +1,251 @@
+"""A causal GALR separator run on a stream, block by block.
+
+:class:`StreamingTasNet` takes audio in blocks of any size and returns the
+separated audio of every block with a constant delay, the algorithmic
+latency of the model (:meth:`speechbrain_galr.nnet.galr.GALR.
+latency_samples`).  Its output is the causal model's output on the whole
+signal (:class:`speechbrain_galr.nnet.tasnet.TasNet`), computed segment by
+segment from a state whose size does not grow with the stream:
+
+* the input samples of the encoder frame being filled;
+* the encoder frames not yet masked and the bottleneck frames of the
+  segment being filled (at most K of each);
+* each block's attention memory: the keys and values (eq. 6-7) of the
+  last ``attention_window`` segments;
+* the second half of the last segment's mask rows (the overlap-add of
+  Section 2.3.1) and the decoder's overlap-add tail (eq. 16).
+
+Authors
+ * speechbrain-galr contributors 2026
+"""
+
+import torch
+
+from speechbrain_galr.nnet.segments import segment_context
+from speechbrain_galr.nnet.tasnet import num_frames
+
+
+def _unwrap(module):
+    """The module itself, also when DDP or DataParallel wraps it."""
+    return getattr(module, "module", module)
+
+
+class StreamingTasNet:
+    """Separates a stream block by block with a causal GALR TasNet.
+
+    Arguments
+    ---------
+    model : speechbrain_galr.nnet.tasnet.TasNet
+        A TasNet whose mask network is a GALR with ``causal=True``.
+    batch_size : int
+        Streams separated side by side (blocks are ``[batch_size, n]``).
+
+    Example
+    -------
+    >>> from speechbrain.lobes.models.dual_path import Encoder, Decoder
+    >>> from speechbrain_galr.nnet.galr import GALR
+    >>> from speechbrain_galr.nnet.tasnet import TasNet
+    >>> model = TasNet(
+    ...     Encoder(kernel_size=8, out_channels=16),
+    ...     GALR(16, 16, 8, num_blocks=1, num_heads=2, segment_size=10,
+    ...          causal=True, attention_window=4),
+    ...     Decoder(16, 1, kernel_size=8, stride=4, bias=False),
+    ... ).eval()
+    >>> stream = StreamingTasNet(model)
+    >>> stream.latency_samples
+    43
+    >>> stream.process(torch.randn(80)).shape  # [B, n, C]
+    torch.Size([1, 37, 2])
+    >>> stream.flush().shape  # the last 43 samples
+    torch.Size([1, 43, 2])
+    """
+
+    def __init__(self, model, batch_size=1):
+        model = _unwrap(model)
+        galr = _unwrap(model.masknet)
+        if not getattr(galr, "causal", False):
+            raise ValueError(
+                "streaming needs a causal GALR (masknet causal: True, e.g. "
+                "hparams/galr-causal.yaml)"
+            )
+        if model.training:
+            raise ValueError("streaming runs a model in eval mode")
+        self.model, self.galr = model, galr
+        self.window, self.hop = model.window, model.hop
+        self.segment_size = galr.K
+        self.latency_samples = galr.latency_samples(self.window, self.hop)
+        self.batch_size = batch_size
+        self.reset()
+
+    def reset(self):
+        """Starts a new stream."""
+        B, galr = self.batch_size, self.galr
+        param = galr.conv1d.weight
+        D, P = param.shape[0], self.segment_size // 2
+        C = galr.num_spks
+
+        def zeros(*shape):
+            return torch.zeros(shape, dtype=param.dtype, device=param.device)
+
+        # [B, n] input from the start of the next encoder frame
+        self._pending = zeros(B, 0)
+        # [B, D_in, n] encoder frames not yet masked
+        self._encoded = zeros(B, param.shape[1], 0)
+        # [B, n, D] bottleneck frames from the start of the segment being
+        # filled; the first segment starts P zero frames early (as GALR
+        # pads the front of a whole signal)
+        self._features = zeros(B, P, D)
+        self._feature_frames = P
+        # per block: keys and values of the segments attended
+        self._memory = [
+            block.globally.new_memory(B, galr.K, galr.attention_window, param)
+            for block in galr.dual_mdl
+        ]
+        # [B, P, C*D] mask rows of the last segment's second half
+        self._mask_tail = zeros(B, P, C * D)
+        self._segments = 0
+        # [B*C, window - hop] decoder overlap-add tail
+        self._decoded_tail = zeros(B * C, self.window - self.hop)
+        # [B, n, C] final output samples not yet returned
+        self._ready = zeros(B, 0, C)
+        self.received = 0
+        self.emitted = 0
+        self._context = segment_context(
+            zeros(B, 1, galr.K, D), frame_pos=galr.local_layer == "attention"
+        )
+
+    def process(self, block):
+        """Takes the next ``[B, n]`` (or ``[n]`` for one stream) input
+        samples; returns the output samples now ``latency_samples`` old,
+        ``[B, m, C]`` (m is 0 until the latency has passed)."""
+        block = self._as_block(block)
+        with torch.inference_mode():
+            self._pending = torch.cat([self._pending, block], dim=1)
+            self.received += block.shape[1]
+            self._encode_full_frames()
+            self._run_segments()
+        return self._emit(max(0, self.received - self.latency_samples))
+
+    def flush(self):
+        """Ends the stream: pads it as the whole-signal model pads its
+        input and returns the remaining ``[B, m, C]`` output samples."""
+        T = self.received
+        if T == 0:
+            return self._ready[:, :0]
+        window, hop, K = self.window, self.hop, self.segment_size
+        frames = num_frames(T, window, hop)
+        encoded = self._feature_frames - K // 2
+        with torch.inference_mode():
+            if frames > encoded:
+                # [B, samples of the missing frames]: zeros, as TasNet pads
+                need = (frames - encoded - 1) * hop + window
+                self._pending = torch.nn.functional.pad(
+                    self._pending, (0, need - self._pending.shape[1])
+                )
+                self._encode_full_frames()
+            # zero frames up to the last of GALR's S segments
+            S = (2 * frames + K - 1) // K + 1
+            missing = (S - 1) * (K // 2) + K - self._feature_frames
+            self._features = torch.nn.functional.pad(
+                self._features, (0, 0, 0, missing)
+            )
+            self._run_segments()
+            # [B*C, window - hop] -> [B, window - hop, C]: the last frame's
+            # overlap-add tail is final too
+            B = self.batch_size
+            tail = self._decoded_tail.view(B, -1, self._decoded_tail.shape[1])
+            self._ready = torch.cat([self._ready, tail.transpose(1, 2)], 1)
+        return self._emit(T)
+
+    def _as_block(self, block):
+        """``block`` as a float ``[B, n]`` tensor, or a one-line error."""
+        block = torch.as_tensor(block)
+        if block.dim() == 1 and self.batch_size == 1:
+            block = block[None]
+        if block.dim() != 2 or block.shape[0] != self.batch_size:
+            raise ValueError(
+                f"a block must be [{self.batch_size}, n] samples, got "
+                f"shape {tuple(block.shape)}"
+            )
+        return block.to(self._pending.dtype).to(self._pending.device)
+
+    def _encode_full_frames(self):
+        """Encodes every complete frame of the pending input."""
+        window, hop = self.window, self.hop
+        count = (self._pending.shape[1] - window) // hop + 1
+        if count <= 0:
+            return
+        # [B, D_in, count]
+        encoded = self.model.encoder(
+            self._pending[:, : (count - 1) * hop + window]
+        )
+        self._pending = self._pending[:, count * hop :]
+        self._encoded = torch.cat([self._encoded, encoded], dim=2)
+        # [B, D, count] -> [B, count, D]
+        features = self.galr.bottleneck(encoded).transpose(1, 2)
+        self._features = torch.cat([self._features, features], dim=1)
+        self._feature_frames += count
+
+    def _run_segments(self):
+        """Runs every complete segment through the blocks and the mask
+        head, and decodes the frames it completes."""
+        K = self.segment_size
+        while self._features.shape[1] >= K:
+            # [B, 1, K, D]
+            x = self._features[:, None, :K]
+            self._features = self._features[:, K // 2 :]
+            for block, memory in zip(self.galr.dual_mdl, self._memory):
+                x = block.forward_step(x, memory, self._context)
+            self._overlap_add(self.galr.mask_rows(x)[:, 0])
+
+    def _overlap_add(self, rows):
+        """Adds a segment's mask rows ``[B, K, C*D]`` to the overlap-add
+        and decodes the P frames that are now complete."""
+        P = self.segment_size // 2
+        complete = self._mask_tail + rows[:, :P]
+        self._mask_tail = rows[:, P:]
+        self._segments += 1
+        if self._segments == 1:
+            # frames -P..-1: GALR's front padding
+            return
+        n = min(P, self._encoded.shape[2])
+        if n == 0:
+            return
+        B, C = self.batch_size, self.galr.num_spks
+        # [B, n, C*D] -> [B*C, D, n]
+        complete = complete[:, :n].view(B, n, C, -1).permute(0, 2, 3, 1)
+        masks = self.galr.frame_masks(complete.reshape(B * C, -1, n))
+        # [B, C, D_in, n]: masks times the encoder frames (eq. 16)
+        masks = masks.view(B, C, -1, n)
+        mixture = self._encoded[:, None, :, :n]
+        self._encoded = self._encoded[:, :, n:]
+        self._decode((masks * mixture).view(B * C, -1, n))
+
+    def _decode(self, frames):
+        """Decodes ``[B*C, D_in, n]`` masked frames (eq. 16) and moves the
+        samples they complete to the output."""
+        B, C = self.batch_size, self.galr.num_spks
+        n, hop = frames.shape[2], self.hop
+        # [B*C, (n - 1) * hop + window]
+        audio = self.model.decoder(frames).reshape(B * C, -1)
+        overlap = self._decoded_tail.shape[1]
+        audio = torch.cat(
+            [audio[:, :overlap] + self._decoded_tail, audio[:, overlap:]], 1
+        )
+        self._decoded_tail = audio[:, n * hop :]
+        # [B*C, n * hop] -> [B, n * hop, C]
+        done = audio[:, : n * hop].view(B, C, -1).transpose(1, 2)
+        self._ready = torch.cat([self._ready, done], dim=1)
+
+    def _emit(self, until):
+        """Returns the output samples up to sample ``until``."""
+        count = until - self.emitted
+        if count > self._ready.shape[1]:
+            raise RuntimeError(
+                f"stream output {self.emitted}+{count} is not ready "
+                f"({self._ready.shape[1]} samples)"
+            )
+        out = self._ready[:, :count]
+        self._ready = self._ready[:, count:]
+        self.emitted += count
+        return out
