@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 
+from speechbrain_galr import streaming_cli
 from speechbrain_galr.errors import GALRError
 from speechbrain_galr.inference.run_options import PRECISIONS
 
@@ -114,6 +115,20 @@ def check_separate_options(args):
                 "--device and --precision"
             )
         precision = "fp32"
+    if args.streaming and (
+        args.backend != "torch"
+        or args.chunk_seconds is not None
+        or args.overlap_seconds is not None
+        or args.keep_scale
+        or args.plot
+    ):
+        raise UsageError(
+            "--streaming runs the torch backend without chunks: leave out "
+            "--backend, --chunk-seconds, --overlap-seconds, --keep-scale "
+            "and --plot"
+        )
+    if args.streaming and not args.block_ms > 0:
+        raise UsageError(f"--block-ms must be positive, got {args.block_ms}")
     if args.savedir is not None and not args.savedir.strip():
         raise UsageError(
             "--savedir is empty; give a folder, or leave it out to load "
@@ -146,6 +161,10 @@ def separate_command(args):
     from speechbrain_galr.inference.separator import GALRSeparation
 
     run_opts, chunking = check_separate_options(args)
+    if args.streaming:
+        from speechbrain_galr.streaming_cli import stream_command
+
+        return stream_command(args, run_opts)
     mixture = GALRSeparation._fetch(args.mixture, args.savedir)
     # the separation reads it and warns if it is truncated
     frames, rate, channels = audio_info(mixture, warn_truncated=False)
@@ -299,6 +318,7 @@ def add_separate_parser(sub):
         "(drawn in bounded memory)",
     )
     sep.add_argument("--quiet", action="store_true", help="no progress bar")
+    streaming_cli.add_streaming_arguments(sep)
     sep.set_defaults(func=separate_command)
 
 

@@ -30,6 +30,7 @@ from speechbrain_galr.audio import (
     AudioNotFoundError,
     read_audio,
 )
+from speechbrain_galr.errors import GALRError
 from speechbrain_galr.inference import file_separation
 from speechbrain_galr.inference.chunked import (
     DEFAULT_CHUNK_SECONDS,
@@ -40,6 +41,7 @@ from speechbrain_galr.inference.chunked import (
 from speechbrain_galr.inference.file_separation import OutputSet, input_name
 from speechbrain_galr.inference.mixture_input import checked_mixtures
 from speechbrain_galr.inference.run_options import resolve_run_opts
+from speechbrain_galr.inference.streaming import StreamSeparator
 from speechbrain_galr.inference.user_paths import (
     resolve_source,
     url_download_folder,
@@ -457,6 +459,15 @@ class GALRSeparation(Pretrained):
         finally:
             masknet.keep_attention(False)
         return est, attention
+
+    def stream(self):
+        """A :class:`~speechbrain_galr.inference.streaming.StreamSeparator`
+        for a live stream (a causal model, e.g. ``galr-causal.yaml``):
+        ``process(block)`` returns each block's sources, delayed by
+        ``latency_ms``; ``flush()`` ends the stream."""
+        if self._onnx_model is not None:
+            raise GALRError("streaming runs the torch backend, not onnxruntime")
+        return StreamSeparator(self._model(), self.sample_rate)
 
     def forward(self, mix):
         """Separates ``[B, T]`` mixtures (see :meth:`separate_batch`)."""

@@ -306,8 +306,9 @@ class GALR(Dual_Path_Model):
 
     def bottleneck(self, x, frame_mask=None, frames=None):
         """The input layer norm and 1x1 bottleneck: ``[B, D_in, L]`` to
-        ``[B, D, L]``; a causal model normalises each frame alone (then
-        ``frame_mask`` and ``frames`` are not needed)."""
+        ``[B, D, L]``, zero past each item's frames (``frame_mask``
+        ``[B, 1, L]``, ``frames`` ``[B]``); a causal model normalises each
+        frame alone."""
         if self.causal:
             norm = self.norm
             # [B, L, D_in]: each frame over D_in, statistics in float32
@@ -318,7 +319,11 @@ class GALR(Dual_Path_Model):
                 norm.bias,
                 norm.eps,
             )
-            return self.conv1d(y.transpose(1, 2).to(x.dtype))
+            # [B, D_in, L], zero past each item's frames
+            y = y.transpose(1, 2).to(x.dtype)
+            if frame_mask is not None:
+                y = y * frame_mask
+            return self.conv1d(y)
         return self.conv1d(self._input_norm(x, frame_mask, frames))
 
     def mask_rows(self, x):

@@ -22,12 +22,7 @@ Authors
 import torch
 
 from speechbrain_galr.nnet.segments import segment_context
-from speechbrain_galr.nnet.tasnet import num_frames
-
-
-def _unwrap(module):
-    """The module itself, also when DDP or DataParallel wraps it."""
-    return getattr(module, "module", module)
+from speechbrain_galr.nnet.tasnet import _unwrap, num_frames
 
 
 class StreamingTasNet:
