@@ -20,6 +20,7 @@ Authors
  * speechbrain-galr contributors 2026
 """
 
+import os
 import sys
 import time
 
@@ -199,6 +200,7 @@ def stream_to_folder(separator, blocks, outputs, report=None):
         The written files.
     """
     rate, out_dir = separator.sample_rate, outputs.out_dir
+    os.makedirs(out_dir, exist_ok=True)
     with (
         output_lock(out_dir, outputs.name),
         work_folder(out_dir) as work,

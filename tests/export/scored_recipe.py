@@ -68,16 +68,16 @@ EXPORTED = [
 ]
 
 
-def make_recipe_output(folder, scores=SCORES, style="recipe"):
+def make_recipe_output(folder, scores=SCORES, style="recipe", **model):
     """A recipe output folder as the recipes leave it: the resolved
     hyperparams.yaml, one checkpoint per validation SI-SNR in ``scores``
     (different weights; meta and brain.ckpt as ``style`` writes them), and
-    test_results.csv of the best one.  Returns each checkpoint's output on
-    MIX."""
+    test_results.csv of the best one; ``model`` overrides the model's
+    hyperparameters.  Returns each checkpoint's output on MIX."""
     extra_meta, sign, brain_state = STYLES[style]
     with open(MODEL_YAML) as fin:
         text = fin.read() + RECIPE_EXTRA
-    overrides = {**TINY, "output_folder": str(folder)}
+    overrides = {**TINY, **model, "output_folder": str(folder)}
     os.makedirs(folder)
     # what create_experiment_directory writes
     with open(os.path.join(folder, "hyperparams.yaml"), "w") as fout:
