@@ -137,7 +137,7 @@ class StreamingTasNet:
                 self._pending = torch.nn.functional.pad(
                     self._pending, (0, need - self._pending.shape[1])
                 )
-                self._encode_full_frames()
+            self._encode_full_frames(all_frames=True)
             # zero frames up to the last of GALR's S segments
             S = (2 * frames + K - 1) // K + 1
             missing = (S - 1) * (K // 2) + K - self._feature_frames
@@ -164,11 +164,17 @@ class StreamingTasNet:
             )
         return block.to(self._pending.dtype).to(self._pending.device)
 
-    def _encode_full_frames(self):
-        """Encodes every complete frame of the pending input."""
+    def _encode_full_frames(self, all_frames=False):
+        """Encodes the complete frames of the pending input once they
+        complete a segment (every one with ``all_frames``): one encoder
+        call per segment, not per block, and the same output."""
         window, hop = self.window, self.hop
         count = (self._pending.shape[1] - window) // hop + 1
         if count <= 0:
+            return
+        if not all_frames and self._features.shape[1] + count < (
+            self.segment_size
+        ):
             return
         # [B, D_in, count]
         encoded = self.model.encoder(
