@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from benchmarks.report import machine, write_csv
+from benchmarks.report import machine, new_figure, save_figure, write_csv
 from speechbrain_galr import HPARAMS_DIR
-from speechbrain_galr.atomic_files import atomic_path, write_text_atomic
+from speechbrain_galr.atomic_files import write_text_atomic
 from speechbrain_galr.export.onnx import OPSET, export_onnx
 from speechbrain_galr.inference.onnx_runtime import (
     OnnxTasNet,
@@ -149,14 +149,9 @@ def markdown(rows, args, export_errors):
 
 def plot(rows, path):
     """Bars of ms per second of audio, per model and thread count."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     labels = [f"{r['model']}\n{r['threads']} thread(s)" for r in rows]
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(2 + 1.6 * len(rows), 4))
+    fig, ax = new_figure(figsize=(2 + 1.6 * len(rows), 4))
     ax.bar(x - 0.2, [r["torch_ms_per_s"] for r in rows], 0.4, label="PyTorch")
     ax.bar(x + 0.2, [r["ort_ms_per_s"] for r in rows], 0.4, label="onnxruntime")
     for i, row in enumerate(rows):
@@ -171,10 +166,7 @@ def plot(rows, path):
     ax.set_ylim(0, max(r["ort_ms_per_s"] for r in rows) * 1.15)
     ax.set_ylabel("ms per second of audio (wall)")
     ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def build_parser():

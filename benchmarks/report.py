@@ -138,6 +138,22 @@ def write_csv(rows, path, columns):
             )
 
 
+def new_figure(rows=1, cols=1, **kwargs):
+    """A matplotlib figure and its axes (``Figure.subplots``), without
+    pyplot's global state or a display."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=kwargs.pop("figsize", None))
+    return fig, fig.subplots(rows, cols, **kwargs)
+
+
+def save_figure(fig, path, dpi=100):
+    """Writes ``fig`` to ``path`` atomically."""
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
+
+
 def machine():
     model = platform.processor() or platform.machine()
     try:

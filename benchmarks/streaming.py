@@ -37,8 +37,8 @@ import psutil
 import torch
 
 from benchmarks.recipe_models import HPARAMS_FOLDER, build_model
-from benchmarks.report import machine, write_csv
-from speechbrain_galr.atomic_files import atomic_path, write_text_atomic
+from benchmarks.report import machine, new_figure, save_figure, write_csv
+from speechbrain_galr.atomic_files import write_text_atomic
 from speechbrain_galr.audio import load_mono
 from speechbrain_galr.inference.streaming import StreamSeparator
 
@@ -250,16 +250,11 @@ def markdown(rows, args):
 
 def plot_rows(rows, path):
     """Bars of x real time per model, threads and precision."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     labels = [
         f"{r['model']}\n{r['mode']}\n{r['threads']}t {r['precision']}"
         for r in rows
     ]
-    fig, ax = plt.subplots(figsize=(2 + 1.2 * len(rows), 4.5))
+    fig, ax = new_figure(figsize=(2 + 1.2 * len(rows), 4.5))
     bars = ax.bar(range(len(rows)), [r["times_real_time"] for r in rows])
     for bar, r in zip(bars, rows):
         ax.annotate(
@@ -274,21 +269,13 @@ def plot_rows(rows, path):
     ax.set_ylabel("x real time (audio seconds per compute second)")
     ax.set_title("Streaming speed on the CPU (labels: algorithmic latency)")
     ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_long(rows, path):
     """RSS and compute per block against the minute of the stream."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     minutes = [r["minute"] for r in rows]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    fig, (top, bottom) = new_figure(2, 1, figsize=(7, 5), sharex=True)
     top.plot(minutes, [r["rss_mib"] for r in rows], marker="o")
     top.set_ylabel("process RSS (MiB)")
     top.set_ylim(bottom=0)
@@ -301,23 +288,16 @@ def plot_long(rows, path):
     bottom.set_xlabel("minute of the stream")
     bottom.set_ylim(bottom=0)
     bottom.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_study(study, path):
     """SI-SNRi against algorithmic latency for the runs of a study."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import ruamel.yaml
 
     with open(os.path.join(study, "study.csv")) as fin:
         results = list(csv.DictReader(fin))
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = new_figure(figsize=(7, 4.5))
     for row in results:
         with open(
             os.path.join(study, "runs", row["config"], "hyperparams.yaml")
@@ -340,10 +320,7 @@ def plot_study(study, path):
     ax.set_ylabel("test SI-SNRi (dB), held-out speakers")
     ax.set_title("Latency against quality at an equal training budget")
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def build_parser():

@@ -73,6 +73,15 @@ paths:
   once; owner/name (--model) or owner/name/file (MIXTURE) is looked up on
   the hub once (a few seconds), then fetched.
 
+live streams (--streaming):
+  a causal model (trained with hparams/galr-causal.yaml) separates MIXTURE
+  block by block (--block-ms, default 10), each output sample delayed by
+  the model's algorithmic latency (printed, with the compute per block and
+  the real-time factor); MIXTURE - reads raw mono PCM at the model's rate
+  from standard input (--raw-format s16le or f32le) until it closes. The
+  sources are appended to files in the work folder as they come and put in
+  place together at the end, peak-normalised as above.
+
 exit status: 0 done, 1 error (one line "error: ..."), 2 bad option value,
 130 Ctrl-C, 143 SIGTERM.
 """

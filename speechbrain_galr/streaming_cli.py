@@ -5,7 +5,25 @@ Authors
  * speechbrain-galr contributors 2026
 """
 
+import os
 import sys
+
+import numpy as np
+import torch
+
+from speechbrain_galr.audio import StreamResampler, open_audio, read_blocks
+from speechbrain_galr.errors import GALRError
+from speechbrain_galr.inference.file_separation import (
+    _errors_name,
+    _publish,
+    _RawSources,
+    work_folder,
+)
+from speechbrain_galr.inference.output_set import output_lock
+
+RAW_FORMATS = {"s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
+"""Raw PCM sample formats of standard input: 16-bit integers or 32-bit
+floats, little-endian, mono, at the model's rate."""
 
 
 def add_streaming_arguments(sep):
@@ -42,11 +60,6 @@ def stream_command(args, run_opts):
         input_name,
     )
     from speechbrain_galr.inference.separator import GALRSeparation
-    from speechbrain_galr.inference.streaming import (
-        file_blocks,
-        stdin_blocks,
-        stream_to_folder,
-    )
 
     from_stdin = args.mixture == "-"
     mixture = None if from_stdin else GALRSeparation._fetch(args.mixture, None)
@@ -92,3 +105,99 @@ def stream_command(args, run_opts):
     for path in paths:
         print(path)
     return 0
+
+
+def stdin_blocks(block_samples, raw_format="s16le", stdin=None):
+    """Reads raw mono PCM from standard input, block by block.
+
+    Yields
+    ------
+    torch.Tensor
+        ``[n]`` float32 samples in [-1, 1] (int16 scaled by 1/32768).
+    """
+    dtype = RAW_FORMATS[raw_format]
+    stream = stdin if stdin is not None else sys.stdin.buffer
+    leftover = b""
+    while True:
+        data = leftover + stream.read(block_samples * dtype.itemsize)
+        if len(data) < dtype.itemsize:
+            return
+        whole = len(data) - len(data) % dtype.itemsize
+        data, leftover = data[:whole], data[whole:]
+        samples = np.frombuffer(data, dtype=dtype).astype(np.float32)
+        if dtype.kind == "i":
+            samples /= 32768.0
+        yield torch.from_numpy(samples)
+
+
+def file_blocks(path, block_samples, model_rate):
+    """Reads an audio file block by block as mono at ``model_rate``
+    (resampled as it streams when the file's rate differs).
+
+    Yields
+    ------
+    torch.Tensor
+        ``[n]`` float32 samples.
+    """
+    with open_audio(path) as audio:
+        resampler = None
+        if audio.samplerate != model_rate:
+            resampler = StreamResampler(audio.samplerate, model_rate)
+        block = max(1, round(block_samples * audio.samplerate / model_rate))
+        for samples in read_blocks(audio, block):
+            if resampler is None:
+                yield samples
+            else:
+                yield resampler.push(samples[:, None])[:, 0]
+        if resampler is not None:
+            yield resampler.flush()[:, 0]
+
+
+def stream_to_folder(separator, blocks, outputs, report=None):
+    """Streams ``blocks`` through ``separator`` into one wav per source.
+
+    The sources are appended to files in a work folder of
+    ``outputs.out_dir`` as they come, then put in place as one set (peak-
+    normalised to -0.1 dBFS, as ``separate``), with the rules of
+    :class:`~speechbrain_galr.inference.file_separation.OutputSet`.
+
+    Arguments
+    ---------
+    separator : StreamSeparator
+        A fresh stream.
+    blocks : iterable of torch.Tensor
+        ``[n]`` input samples at the model's rate (:func:`file_blocks`,
+        :func:`stdin_blocks`).
+    outputs : speechbrain_galr.inference.file_separation.OutputSet
+        Where the sources go.
+    report : callable or None
+        Called with the separator after every second of input (progress).
+
+    Returns
+    -------
+    list of str
+        The written files.
+    """
+    rate, out_dir = separator.sample_rate, outputs.out_dir
+    os.makedirs(out_dir, exist_ok=True)
+    with (
+        output_lock(out_dir, outputs.name),
+        work_folder(out_dir) as work,
+        _errors_name(out_dir),
+    ):
+        raw = _RawSources(work, rate)
+        try:
+            next_report = 1.0
+            for block in blocks:
+                raw.write(separator.process(block))
+                if report is not None and (
+                    separator.received_seconds >= next_report
+                ):
+                    report(separator)
+                    next_report = separator.received_seconds + 1.0
+            if separator.stream.received == 0:
+                raise GALRError("the input stream is empty")
+            raw.write(separator.flush())
+            return _publish(raw, outputs, 8 * rate, "peak", None, work)
+        finally:
+            raw.close()

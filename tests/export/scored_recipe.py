@@ -68,6 +68,29 @@ EXPORTED = [
 ]
 
 
+BLOCK_PACKAGE = """
+import importlib.abc, sys
+import torch
+
+
+class BlockPackage(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "speechbrain_galr":
+            raise ImportError(f"{name} is blocked in this test")
+
+
+sys.meta_path.insert(0, BlockPackage())
+from speechbrain.inference.interfaces import foreign_class
+
+model = foreign_class(source=sys.argv[1],
+                      pymodule_file="custom_interface.py",
+                      classname="GALRSeparation")
+"""
+"""The start of a script that loads the model folder ``sys.argv[1]`` with
+``foreign_class`` in a process where ``speechbrain_galr`` cannot be
+imported."""
+
+
 def make_recipe_output(folder, scores=SCORES, style="recipe", **model):
     """A recipe output folder as the recipes leave it: the resolved
     hyperparams.yaml, one checkpoint per validation SI-SNR in ``scores``

@@ -11,6 +11,7 @@ import textwrap
 
 import pytest
 import torch
+from scored_recipe import BLOCK_PACKAGE
 
 from speechbrain_galr.export.folder import export_model
 from speechbrain_galr.export.hub import (
@@ -57,23 +58,7 @@ REPO = os.path.dirname(
 
 RECIPE = os.path.join(REPO, "recipes", "WSJ0Mix", "separation")
 
-FOREIGN_LOAD = """
-import importlib.abc, sys
-import torch
-
-
-class BlockPackage(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "speechbrain_galr":
-            raise ImportError(f"{name} is blocked in this test")
-
-
-sys.meta_path.insert(0, BlockPackage())
-from speechbrain.inference.interfaces import foreign_class
-
-model = foreign_class(source=sys.argv[1],
-                      pymodule_file="custom_interface.py",
-                      classname="GALRSeparation")
+FOREIGN_LOAD = BLOCK_PACKAGE + """
 est = model.separate_file(sys.argv[2], normalize=False)
 # the classes came from custom_interface.py, not from an installed package
 assert not hasattr(sys.modules["speechbrain_galr"], "__file__")

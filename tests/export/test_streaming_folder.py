@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from scored_recipe import make_recipe_output, run_cli
+from scored_recipe import BLOCK_PACKAGE, make_recipe_output, run_cli
 
 from speechbrain_galr.errors import GALRError
 from speechbrain_galr.export.folder import export_model
@@ -132,23 +132,7 @@ def test_streaming_options_that_do_not_apply_are_refused(
     assert "--streaming runs the torch backend without chunks" in err
 
 
-FOREIGN_STREAM = """
-import importlib.abc, sys
-import torch
-
-
-class BlockPackage(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] == "speechbrain_galr":
-            raise ImportError(f"{name} is blocked in this test")
-
-
-sys.meta_path.insert(0, BlockPackage())
-from speechbrain.inference.interfaces import foreign_class
-
-model = foreign_class(source=sys.argv[1],
-                      pymodule_file="custom_interface.py",
-                      classname="GALRSeparation")
+FOREIGN_STREAM = BLOCK_PACKAGE + """
 mix = torch.load(sys.argv[2])
 stream = model.stream()
 out = [stream.process(mix[i:i + 80]) for i in range(0, len(mix), 80)]

@@ -9,9 +9,18 @@ import speechbrain_galr
 
 PACKAGE = "speechbrain_galr"
 ROOT = pathlib.Path(speechbrain_galr.__file__).parent
-LAYERS = ["nnet", "data", "training", "inference", "export", "__main__"]
+LAYERS = [
+    "nnet",
+    "data",
+    "training",
+    "inference",
+    "export",
+    "streaming_cli",
+    "__main__",
+]
 """Subpackages from the lowest to the highest; the shared modules at the
-top of the package are below them all."""
+top of the package are below them all, the command line above them all
+(``streaming_cli`` is the part of it that ``separate --streaming`` runs)."""
 
 
 def module_name(path):
