@@ -6,9 +6,10 @@ For pairs of speakers (held-out ones: a quality study's
 repeated) into one ``--seconds`` long source, the two sources are mixed
 at equal power, and the mixture is streamed through the model folder's
 causal GALR in 10 ms blocks (``GALRSeparation.stream()``).  In every
-``--window`` seconds where both speakers speak, the output order that
-matches the references best is found; a swap is a change of that order
-from one such window to the next.
+``--window`` seconds where both speakers speak and one output order
+matches the references better than the other by ``--margin`` dB, that
+order is noted; a swap is a change of it from one such window to the
+next.
 Prints a table (and writes it with ``--out``)::
 
     python tools/stream_swaps.py MODEL_FOLDER \\
@@ -64,9 +65,11 @@ def stream(model, mix, block):
     return torch.cat(outputs + [separator.flush()]), separator
 
 
-def window_orders(references, estimates, window):
+def window_orders(references, estimates, window, margin=3.0):
     """The best output order of each window where both references are
-    active (RMS above a tenth of their own RMS), and its SI-SNR."""
+    active (RMS above a tenth of their own RMS) and one order beats the
+    other by ``margin`` dB of mean SI-SNR (where it does not, the model
+    separates too little in that window for an order to mean anything)."""
     active = references.pow(2).mean(0).sqrt() / 10
     orders = []
     for start in range(0, len(references) - window + 1, window):
@@ -79,7 +82,8 @@ def window_orders(references, estimates, window):
         )[0]
         straight = float(scores.diagonal().mean())
         crossed = float(scores.flip(1).diagonal().mean())
-        orders.append(0 if straight >= crossed else 1)
+        if abs(straight - crossed) >= margin:
+            orders.append(0 if straight > crossed else 1)
     return orders
 
 
@@ -94,7 +98,9 @@ def measure_pair(model, folder, pair, args):
     estimates, separator = stream(
         model, mix, round(rate * args.block_ms / 1000)
     )
-    orders = window_orders(references, estimates, int(args.window * rate))
+    orders = window_orders(
+        references, estimates, int(args.window * rate), args.margin
+    )
     swaps = sum(a != b for a, b in zip(orders, orders[1:]))
     majority = max(orders.count(0), orders.count(1)) / max(len(orders), 1)
     order = 0 if orders.count(0) >= orders.count(1) else 1
@@ -118,7 +124,8 @@ def table(rows, args, latency_ms):
     lines = [
         f"Streamed in {args.block_ms:g} ms blocks, algorithmic latency "
         f"{latency_ms:.1f} ms; windows of {args.window:g} s where both "
-        "speakers are active",
+        f"speakers are active and one output order beats the other by "
+        f"{args.margin:g} dB of SI-SNR",
         "",
         "| speakers | seconds | windows | swaps | windows in the majority "
         "order | SI-SNRi over the stream (dB) | real-time factor |",
@@ -142,6 +149,9 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--window", type=float, default=2.0)
     parser.add_argument("--block-ms", type=float, default=10.0)
+    parser.add_argument(
+        "--margin", type=float, default=3.0, help="dB between the orders"
+    )
     parser.add_argument("--out", help="markdown file for the table")
     args = parser.parse_args(argv)
     from speechbrain_galr.inference.separator import GALRSeparation

@@ -19,6 +19,7 @@ import sys
 
 import soundfile as sf
 import speechbrain as sb
+import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_galr.audio import (
@@ -377,3 +378,14 @@ def main(
     except (RecipeError, CheckpointError, DataMismatchError) as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(getattr(err, "exit_code", 1))
+    finally:
+        close_process_group()
+
+
+def close_process_group():
+    """Destroys the DDP process group (torchrun) before the interpreter
+    exits: left to the exit, gloo's threads now and then abort a worker
+    after its work is done ("terminate called without an active
+    exception", exit status -6), and torchrun then fails the run."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()

@@ -21,3 +21,11 @@ def test_windows_with_one_silent_speaker_are_left_out():
     references[:2000, 1] = 0
     orders = swaps.window_orders(references, references, 1000)
     assert orders == [0, 0]
+
+
+def test_windows_without_a_clear_order_are_left_out():
+    """Where the estimates are half of each reference, neither order wins
+    by 3 dB: the window says nothing about swaps."""
+    references = torch.randn(2000, 2, generator=torch.Generator())
+    mixed = references.sum(-1, keepdim=True).expand(-1, 2)
+    assert swaps.window_orders(references, mixed, 1000) == []
