@@ -17,14 +17,13 @@ cell edited without executing the notebook again fails the tests::
 The outputs of the notebooks (figures, audio, recipe runs) go to
 ``GALR_TUTORIAL_OUT`` (default ``tutorials/course_output``, not tracked).
 ``OMP_WAIT_POLICY`` is ``PASSIVE`` unless set (see
-:func:`course_environment`).
+:func:`kernel_environment`).
 
 Authors
  * speechbrain-galr contributors 2026
 """
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -52,31 +51,34 @@ def code_hash(notebook):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@contextlib.contextmanager
-def course_environment(fast, **variables):
-    """``os.environ`` for a notebook run: the fast mode on or off, the
-    checkout first on ``PYTHONPATH``, and ``variables`` set (a value of
-    None removes the variable); restored afterwards."""
-    saved = dict(os.environ)
-    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    os.environ["PYTHONPATH"] = os.pathsep.join(
+def kernel_environment(fast, **variables):
+    """The environment of a notebook's kernel: this process's, with the
+    fast mode on or off, the checkout first on ``PYTHONPATH`` and
+    ``variables`` set (a value of None removes the variable).
+
+    Example
+    -------
+    >>> env = kernel_environment(True, GALR_DATA=None)
+    >>> env["GALR_TUTORIAL_FAST"], "GALR_DATA" in env
+    ('1', False)
+    """
+    env = dict(os.environ)
+    paths = env.get("PYTHONPATH", "").split(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join(
         [CHECKOUT] + [p for p in paths if p and p != CHECKOUT]
     )
     variables[FAST_VARIABLE] = "1" if fast else None
     # idle OpenMP threads sleep instead of spinning: on a machine whose
     # cores are busy, torch's spinning threads make a forward pass 50x
     # slower (17 s instead of 0.3 s for 4 s of audio, 2 threads, 2 cores)
-    variables.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if "OMP_WAIT_POLICY" not in env:
+        variables.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     for key, value in variables.items():
         if value is None:
-            os.environ.pop(key, None)
+            env.pop(key, None)
         else:
-            os.environ[key] = str(value)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+            env[key] = str(value)
+    return env
 
 
 def execute(path, fast=False, timeout=1800, **variables):
@@ -112,8 +114,9 @@ def execute(path, fast=False, timeout=1800, **variables):
         resources={"metadata": {"path": folder}},
     )
     start = time.perf_counter()
-    with course_environment(fast, **variables):
-        client.execute()
+    # the kernel's own environment: os.environ is left alone, so that
+    # notebooks can run in parallel threads
+    client.execute(env=kernel_environment(fast, **variables))
     notebook.metadata[METADATA_KEY] = {
         "code_sha256": code_hash(notebook),
         "mode": "fast" if fast else "full",

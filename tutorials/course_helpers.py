@@ -29,6 +29,7 @@ Environment variables
 """
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -229,9 +230,10 @@ def long_mixture(refs, seconds, seed=0):
 
 
 def heldout_mixtures(speech, count, seconds=4.0, seed=0):
-    """Equal-power mixtures of pairs of the 20 held-out test speakers of
-    the recipes' split (the last 20 of a LibriSpeech speaker folder, never
-    trained on), ``seconds`` long, from 1 s into each utterance.
+    """Equal-power mixtures of different pairs of the 20 held-out test
+    speakers of the recipes' split (the last 20 of a LibriSpeech speaker
+    folder, never trained on), ``seconds`` long, from 1 s into each
+    utterance; pairs whose utterances are too short are skipped.
 
     Returns
     -------
@@ -239,14 +241,14 @@ def heldout_mixtures(speech, count, seconds=4.0, seed=0):
         ``(mix [T], refs [T, 2])`` per mixture.
     """
     speakers = sorted(os.listdir(speech), key=int)[-20:]
-    rng = np.random.default_rng(seed)
+    pairs = list(itertools.combinations(speakers, 2))
+    np.random.default_rng(seed).shuffle(pairs)
     length, start = int(seconds * SAMPLE_RATE), SAMPLE_RATE
     mixtures = []
-    while len(mixtures) < count:
-        pair = rng.choice(len(speakers), 2, replace=False)
+    for pair in pairs:
         refs = []
-        for index in pair:
-            folder = os.path.join(speech, speakers[index])
+        for speaker in pair:
+            folder = os.path.join(speech, speaker)
             signal, _ = read_wav(os.path.join(folder, os.listdir(folder)[0]))
             refs.append(signal[start : start + length])
         if min(len(r) for r in refs) < length:
@@ -254,6 +256,8 @@ def heldout_mixtures(speech, count, seconds=4.0, seed=0):
         refs = torch.stack([r / r.pow(2).mean().sqrt() for r in refs], -1)
         refs = refs * 0.5 / refs.sum(-1).abs().max()
         mixtures.append((refs.sum(-1), refs))
+        if len(mixtures) == count:
+            break
     return mixtures
 
 
