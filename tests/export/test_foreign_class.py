@@ -58,13 +58,16 @@ REPO = os.path.dirname(
 
 RECIPE = os.path.join(REPO, "recipes", "WSJ0Mix", "separation")
 
-FOREIGN_LOAD = BLOCK_PACKAGE + """
+FOREIGN_LOAD = (
+    BLOCK_PACKAGE
+    + """
 est = model.separate_file(sys.argv[2], normalize=False)
 # the classes came from custom_interface.py, not from an installed package
 assert not hasattr(sys.modules["speechbrain_galr"], "__file__")
 assert type(model).__module__ == "custom_interface"
 torch.save(est, sys.argv[3])
 """
+)
 
 
 def test_recipe_run_export_and_foreign_class_reproduce_its_results(tmp_path):

@@ -3,6 +3,7 @@ command line's ``separate --streaming`` (a file, raw PCM on standard
 input) and ``foreign_class`` where ``speechbrain_galr`` cannot be
 imported, each giving the whole-signal causal model's output."""
 
+import io
 import os
 import subprocess
 import sys
@@ -99,18 +100,19 @@ def test_separate_streaming_writes_the_sources_of_a_file(
         assert float(difference.abs().max()) < 1e-4
 
 
-def test_separate_streaming_reads_raw_pcm_from_stdin(causal_folder, tmp_path):
+def test_separate_streaming_reads_raw_pcm_from_stdin(
+    causal_folder, tmp_path, capsys, monkeypatch
+):
     mix = mixture(seconds=0.7, seed=1)
     pcm = (mix.clamp(-1, 1) * 32767).round().to(torch.int16).numpy()
-    proc = subprocess.run(
-        [sys.executable, "-m", "speechbrain_galr", "separate", "-",
-         "--model", causal_folder, "--out", str(tmp_path / "live"),
-         "--streaming", "--quiet"],
-        input=pcm.astype("<i2").tobytes(),
-        capture_output=True,
-        timeout=120,
+    stdin = io.TextIOWrapper(io.BytesIO(pcm.astype("<i2").tobytes()))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    status, err = run_cli(
+        ["separate", "-", "--model", causal_folder, "--out",
+         tmp_path / "live", "--streaming", "--quiet"],
+        capsys,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert status == 0, err
     written = sorted(os.listdir(tmp_path / "live"))
     assert written == ["stdin_source1.wav", "stdin_source2.wav"]
     model = GALRSeparation.from_hparams(causal_folder)
@@ -132,13 +134,16 @@ def test_streaming_options_that_do_not_apply_are_refused(
     assert "--streaming runs the torch backend without chunks" in err
 
 
-FOREIGN_STREAM = BLOCK_PACKAGE + """
+FOREIGN_STREAM = (
+    BLOCK_PACKAGE
+    + """
 mix = torch.load(sys.argv[2])
 stream = model.stream()
 out = [stream.process(mix[i:i + 80]) for i in range(0, len(mix), 80)]
 torch.save(torch.cat(out + [stream.flush()]), sys.argv[3])
 assert type(model).__module__ == "custom_interface"
 """
+)
 
 
 def test_foreign_class_streams_a_causal_folder(causal_folder, tmp_path):
