@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from speechbrain_galr.nnet.attention_ring import attend_ring
 from speechbrain_galr.nnet.segments import (
     FrameLayerNorm,
     SegmentMap,
@@ -77,107 +78,6 @@ def attend(g, in_proj, out_proj, num_heads, attn_bias=None, dropout_p=0.0):
     )
     # [B, M*J, N, D/J] -> [B, N, M, D]: the concat of eq. 9
     return out_proj(attn.transpose(1, 2).reshape(B, N, M, D))
-
-
-class AttentionMemory:
-    """The keys and values (eq. 6-7) a causal attention keeps of a stream.
-
-    A ring of the last ``window`` positions (all of them when ``window``
-    is None; the store then doubles when full), in the layout
-    :func:`~torch.nn.functional.scaled_dot_product_attention` reads: a
-    new position overwrites the oldest in place, so that a step copies
-    only its own keys and values.  The order of the stored positions does
-    not matter: attention sums over them and a causal GALR encodes no
-    position.
-
-    Arguments
-    ---------
-    batch, rows, num_heads, dim : int
-        B, rows (Q or K), J and D of the attended ``[B, N, rows, D]``.
-    window : int or None
-        Positions kept.
-    like : torch.Tensor
-        Gives the dtype and device.
-
-    Example
-    -------
-    >>> memory = AttentionMemory(2, 3, 4, 16, window=5, like=torch.ones(1))
-    >>> for _ in range(7):
-    ...     memory.append(torch.randn(2, 12, 1, 4), torch.randn(2, 12, 1, 4))
-    >>> memory.keys_values()[0].shape  # [B, rows*J, N, D/J]
-    torch.Size([2, 12, 5, 4])
-    """
-
-    def __init__(self, batch, rows, num_heads, dim, window, like):
-        self.window = window
-        shape = (batch, rows * num_heads, window or 16, dim // num_heads)
-        self.key = like.new_zeros(shape)
-        self.value = like.new_zeros(shape)
-        self.filled = 0
-
-    def append(self, key, value):
-        """Stores one position's ``[B, rows*J, 1, D/J]`` key and value."""
-        capacity = self.key.shape[2]
-        if self.window is None and self.filled == capacity:
-            # [B, rows*J, 2 * capacity, D/J]
-            self.key = torch.cat([self.key, torch.zeros_like(self.key)], 2)
-            self.value = torch.cat(
-                [self.value, torch.zeros_like(self.value)], 2
-            )
-            capacity *= 2
-        slot = self.filled % capacity if self.window else self.filled
-        self.key[:, :, slot] = key[:, :, 0]
-        self.value[:, :, slot] = value[:, :, 0]
-        self.filled += 1
-
-    def keys_values(self):
-        """The stored keys and values, each ``[B, rows*J, N, D/J]``."""
-        count = min(self.filled, self.key.shape[2])
-        return self.key[:, :, :count], self.value[:, :, :count]
-
-
-def attend_memory(g, memory, in_proj, out_proj, num_heads):
-    """Eq. 5-9 for the rows of the newest position of a stream.
-
-    The streaming form of :func:`attend` in a causal model: the keys and
-    values of ``g`` join ``memory`` (:class:`AttentionMemory`), then the
-    query of ``g`` attends to all of ``memory`` (what it keeps is the
-    window).
-
-    Arguments
-    ---------
-    g : torch.Tensor
-        ``[B, 1, M, D]`` rows of the new position.
-    memory : AttentionMemory
-        Keys and values of the earlier positions attended; updated.
-    in_proj, out_proj : torch.nn.Linear
-        As :func:`attend`.
-    num_heads : int
-        Heads J.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[B, 1, M, D]``.
-
-    Example
-    -------
-    >>> proj, out = nn.Linear(16, 48), nn.Linear(16, 16)
-    >>> memory = AttentionMemory(2, 3, 4, 16, window=5, like=torch.ones(1))
-    >>> attend_memory(torch.randn(2, 1, 3, 16), memory, proj, out, 4).shape
-    torch.Size([2, 1, 3, 16])
-    """
-    B, _, M, D = g.shape
-    J = num_heads
-    # [B, 1, M, 3D] -> each [B, M*J, 1, D/J]
-    qkv = F.linear(g, in_proj.weight, in_proj.bias).view(B, 1, M, 3, J, -1)
-    query, key, value = (
-        t.reshape(B, 1, M * J, D // J).transpose(1, 2) for t in qkv.unbind(3)
-    )
-    memory.append(key, value)
-    attn = F.scaled_dot_product_attention(query, *memory.keys_values())
-    # [B, M*J, 1, D/J] -> [B, 1, M, D]: the concat of eq. 9
-    return out_proj(attn.transpose(1, 2).reshape(B, 1, M, D))
 
 
 def attention_weights(g, in_proj, num_heads, attn_bias=None):
@@ -353,16 +253,18 @@ class GloballyAttentiveLayer(AttentiveLayer):
         g_hat = self.segment_norm(g, context)
         return self.c_inv(g_hat) if self.reduced_segment_size else g_hat
 
-    def forward_step(self, x, memory):
+    def forward_step(self, x, ring):
         """The causal layer on the newest segment of a stream.
 
         Arguments
         ---------
         x : torch.Tensor
             ``[B, 1, K, D]``: the newest segment.
-        memory : AttentionMemory
-            Keys and values of the earlier segments it attends to
-            (:meth:`new_memory`); updated.
+        ring : tuple of torch.Tensor
+            ``(key, value, slot, bias)`` of this layer's
+            :class:`~speechbrain_galr.nnet.attention_ring.AttentionRing`:
+            the keys and values of the segments it attends to, where the
+            new segment's go, and which are filled.
 
         Returns
         -------
@@ -371,20 +273,15 @@ class GloballyAttentiveLayer(AttentiveLayer):
             (no positional encoding) gives it at that segment.
         """
         # [B, 1, Q, D] (eq. 12) or [B, 1, K, D] (eq. 4)
-        rows = self.c_map(x) if self.reduced_segment_size else x
+        reduced = self.reduced_segment_size
+        rows = self.c_map.map_segment(x) if reduced else x
         g = self.frame_norm(rows)
-        attn = attend_memory(
-            g, memory, self.in_proj, self.out_proj, self.num_heads
+        attn = attend_ring(
+            g, *ring, self.in_proj, self.out_proj, self.num_heads
         )
         # eq. 10 (dropout is off in inference)
         g_hat = self.segment_norm(g + attn)
-        return self.c_inv(g_hat) if self.reduced_segment_size else g_hat
-
-    def new_memory(self, batch, segment_size, window, like):
-        """An empty :class:`AttentionMemory` for :meth:`forward_step`."""
-        rows = self.reduced_segment_size or segment_size
-        dim = self.in_proj.in_features
-        return AttentionMemory(batch, rows, self.num_heads, dim, window, like)
+        return self.c_inv.map_segment(g_hat) if reduced else g_hat
 
 
 class LocallyAttentiveLayer(AttentiveLayer):

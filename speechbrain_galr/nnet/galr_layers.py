@@ -343,10 +343,11 @@ class GALRBlock(nn.Module):
         # eq. 11 / eq. 13
         return self.globally(local, context) + local
 
-    def forward_step(self, x, memory, context):
+    def forward_step(self, x, ring, context):
         """The causal block on the newest segment ``x`` ``[B, 1, K, D]`` of
-        a stream, with its global layer's attention ``memory`` (updated;
-        :meth:`GloballyAttentiveLayer.forward_step`)."""
+        a stream, with its global layer's attention ``ring`` (keys and
+        values updated in place; :meth:`GloballyAttentiveLayer.
+        forward_step`)."""
         local = self.local(x, context)
         # eq. 11 / eq. 13
-        return self.globally.forward_step(local, memory) + local
+        return self.globally.forward_step(local, ring) + local

@@ -19,8 +19,13 @@ Authors
  * speechbrain-galr contributors 2026
 """
 
-import torch
+import warnings
 
+import torch
+from torch import nn
+
+from speechbrain_galr.nnet import frame_maps
+from speechbrain_galr.nnet.attention_ring import AttentionRing
 from speechbrain_galr.nnet.segments import segment_context
 from speechbrain_galr.nnet.tasnet import _unwrap, num_frames
 
@@ -34,6 +39,12 @@ class StreamingTasNet:
         A TasNet whose mask network is a GALR with ``causal=True``.
     batch_size : int
         Streams separated side by side (blocks are ``[batch_size, n]``).
+    trace : bool
+        Run the blocks of a segment as a frozen TorchScript trace (made
+        once here; the same arithmetic, about 30 % less time per segment on
+        a CPU) when the model has an attention window; the stream then
+        reads the model's weights as they are now, and runs fp32 whatever
+        the autocast state.  False: eager PyTorch (autocast applies).
 
     Example
     -------
@@ -55,7 +66,7 @@ class StreamingTasNet:
     torch.Size([1, 43, 2])
     """
 
-    def __init__(self, model, batch_size=1):
+    def __init__(self, model, batch_size=1, trace=True):
         model = _unwrap(model)
         galr = _unwrap(model.masknet)
         if not getattr(galr, "causal", False):
@@ -65,11 +76,13 @@ class StreamingTasNet:
             )
         if model.training:
             raise ValueError("streaming runs a model in eval mode")
+        frame_maps.check_frame_geometry(model)
         self.model, self.galr = model, galr
         self.window, self.hop = model.window, model.hop
         self.segment_size = galr.K
         self.latency_samples = galr.latency_samples(self.window, self.hop)
         self.batch_size = batch_size
+        self.trace = trace and galr.attention_window is not None
         self.reset()
 
     def reset(self):
@@ -84,30 +97,39 @@ class StreamingTasNet:
 
         # [B, n] input from the start of the next encoder frame
         self._pending = zeros(B, 0)
-        # [B, D_in, n] encoder frames not yet masked
-        self._encoded = zeros(B, param.shape[1], 0)
+        # [B, n, D_in] encoder frames not yet masked
+        self._encoded = zeros(B, 0, param.shape[1])
         # [B, n, D] bottleneck frames from the start of the segment being
         # filled; the first segment starts P zero frames early (as GALR
         # pads the front of a whole signal)
         self._features = zeros(B, P, D)
         self._feature_frames = P
-        # per block: keys and values of the segments attended
-        self._memory = [
-            block.globally.new_memory(B, galr.K, galr.attention_window, param)
-            for block in galr.dual_mdl
-        ]
+        # every block's keys and values of the segments attended
+        globally = galr.dual_mdl[0].globally
+        self._ring = AttentionRing(
+            len(galr.dual_mdl),
+            B,
+            globally.reduced_segment_size or galr.K,
+            globally.num_heads,
+            D,
+            galr.attention_window,
+            param,
+        )
         # [B, P, C*D] mask rows of the last segment's second half
         self._mask_tail = zeros(B, P, C * D)
         self._segments = 0
-        # [B*C, window - hop] decoder overlap-add tail
-        self._decoded_tail = zeros(B * C, self.window - self.hop)
+        # [B, C, hop] decoder overlap-add tail
+        self._decoded_tail = zeros(B, C, self.hop)
         # [B, n, C] final output samples not yet returned
         self._ready = zeros(B, 0, C)
         self.received = 0
         self.emitted = 0
-        self._context = segment_context(
+        context = segment_context(
             zeros(B, 1, galr.K, D), frame_pos=galr.local_layer == "attention"
         )
+        self._step = SegmentStep(galr, context)
+        if self.trace:
+            self._step = self._step.traced(zeros(B, 1, galr.K, D), self._ring)
 
     def process(self, block):
         """Takes the next ``[B, n]`` (or ``[n]`` for one stream) input
@@ -145,11 +167,10 @@ class StreamingTasNet:
                 self._features, (0, 0, 0, missing)
             )
             self._run_segments()
-            # [B*C, window - hop] -> [B, window - hop, C]: the last frame's
-            # overlap-add tail is final too
-            B = self.batch_size
-            tail = self._decoded_tail.view(B, -1, self._decoded_tail.shape[1])
-            self._ready = torch.cat([self._ready, tail.transpose(1, 2)], 1)
+            # [B, C, hop] -> [B, hop, C]: the last frame's overlap-add
+            # tail is final too
+            tail = self._decoded_tail.transpose(1, 2)
+            self._ready = torch.cat([self._ready, tail], 1)
         return self._emit(T)
 
     def _as_block(self, block):
@@ -176,14 +197,12 @@ class StreamingTasNet:
             self.segment_size
         ):
             return
-        # [B, D_in, count]
-        encoded = self.model.encoder(
-            self._pending[:, : (count - 1) * hop + window]
-        )
+        # [B, count, D_in]
+        encoded = frame_maps.encode(self.model, self._pending, count)
         self._pending = self._pending[:, count * hop :]
-        self._encoded = torch.cat([self._encoded, encoded], dim=2)
-        # [B, D, count] -> [B, count, D]
-        features = self.galr.bottleneck(encoded).transpose(1, 2)
+        self._encoded = torch.cat([self._encoded, encoded], dim=1)
+        # [B, count, D]
+        features = frame_maps.bottleneck(self.galr, encoded)
         self._features = torch.cat([self._features, features], dim=1)
         self._feature_frames += count
 
@@ -195,9 +214,12 @@ class StreamingTasNet:
             # [B, 1, K, D]
             x = self._features[:, None, :K]
             self._features = self._features[:, K // 2 :]
-            for block, memory in zip(self.galr.dual_mdl, self._memory):
-                x = block.forward_step(x, memory, self._context)
-            self._overlap_add(self.galr.mask_rows(x)[:, 0])
+            rings = self._ring.prepare()
+            rows = self._step(
+                x, self._ring.keys, self._ring.values, *rings[0][2:]
+            )
+            self._ring.advance()
+            self._overlap_add(rows[:, 0])
 
     def _overlap_add(self, rows):
         """Adds a segment's mask rows ``[B, K, C*D]`` to the overlap-add
@@ -209,34 +231,20 @@ class StreamingTasNet:
         if self._segments == 1:
             # frames -P..-1: GALR's front padding
             return
-        n = min(P, self._encoded.shape[2])
+        n = min(P, self._encoded.shape[1])
         if n == 0:
             return
         B, C = self.batch_size, self.galr.num_spks
-        # [B, n, C*D] -> [B*C, D, n]
-        complete = complete[:, :n].view(B, n, C, -1).permute(0, 2, 3, 1)
-        masks = self.galr.frame_masks(complete.reshape(B * C, -1, n))
-        # [B, C, D_in, n]: masks times the encoder frames (eq. 16)
-        masks = masks.view(B, C, -1, n)
-        mixture = self._encoded[:, None, :, :n]
-        self._encoded = self._encoded[:, :, n:]
-        self._decode((masks * mixture).view(B * C, -1, n))
-
-    def _decode(self, frames):
-        """Decodes ``[B*C, D_in, n]`` masked frames (eq. 16) and moves the
-        samples they complete to the output."""
-        B, C = self.batch_size, self.galr.num_spks
-        n, hop = frames.shape[2], self.hop
-        # [B*C, (n - 1) * hop + window]
-        audio = self.model.decoder(frames).reshape(B * C, -1)
-        overlap = self._decoded_tail.shape[1]
-        audio = torch.cat(
-            [audio[:, :overlap] + self._decoded_tail, audio[:, overlap:]], 1
+        # [B, n, C, D]
+        complete = complete[:, :n].view(B, n, C, -1)
+        masks = frame_maps.frame_masks(self.galr, complete)
+        # [B, n, C, D_in]: masks times the encoder frames (eq. 16)
+        masked = masks * self._encoded[:, :n, None]
+        self._encoded = self._encoded[:, n:]
+        samples, self._decoded_tail = frame_maps.decode(
+            self.model, masked, self._decoded_tail
         )
-        self._decoded_tail = audio[:, n * hop :]
-        # [B*C, n * hop] -> [B, n * hop, C]
-        done = audio[:, : n * hop].view(B, C, -1).transpose(1, 2)
-        self._ready = torch.cat([self._ready, done], dim=1)
+        self._ready = torch.cat([self._ready, samples], dim=1)
 
     def _emit(self, until):
         """Returns the output samples up to sample ``until``."""
@@ -250,3 +258,46 @@ class StreamingTasNet:
         self._ready = self._ready[:, count:]
         self.emitted += count
         return out
+
+
+class SegmentStep(nn.Module):
+    """The blocks and the mask rows of a causal GALR on one segment.
+
+    ``forward(x, keys, values, slot, bias)``: ``x`` ``[B, 1, K, D]``, the
+    per-block keys and values of an :class:`~speechbrain_galr.nnet.
+    attention_ring.AttentionRing` (updated in place), the new segment's
+    ``slot`` and the ring's ``bias``; returns the mask rows ``[B, 1, K,
+    C*D]`` (:meth:`~speechbrain_galr.nnet.galr.GALR.mask_rows`).
+
+    Arguments
+    ---------
+    galr : speechbrain_galr.nnet.galr.GALR
+        A causal GALR.
+    context : speechbrain_galr.nnet.segments.SegmentContext
+        Of one segment (the local layers read it).
+    """
+
+    def __init__(self, galr, context):
+        super().__init__()
+        self.galr = galr
+        self.context = context
+
+    def forward(self, x, keys, values, slot, bias):
+        for block, key, value in zip(self.galr.dual_mdl, keys, values):
+            x = block.forward_step(x, (key, value, slot, bias), self.context)
+        return self.galr.mask_rows(x)
+
+    def traced(self, x, ring):
+        """This step as a frozen TorchScript trace for inputs shaped as
+        ``x`` and ``ring``'s (the ring is left as it was)."""
+        keys = [k.clone() for k in ring.keys]
+        values = [v.clone() for v in ring.values]
+        inputs = (x, keys, values, ring.slot.clone(), ring.bias.clone())
+        with torch.inference_mode(False), torch.no_grad():
+            with warnings.catch_warnings():
+                # torch 2.11 marks TorchScript deprecated (for torch.compile,
+                # whose compile takes far longer than a stream's set-up)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                traced = torch.jit.trace(self.eval(), inputs, check_trace=False)
+                frozen = torch.jit.freeze(traced)
+                return torch.jit.optimize_for_inference(frozen)

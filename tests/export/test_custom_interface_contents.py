@@ -44,8 +44,10 @@ def test_left_out_modules_and_docstrings(interface):
     glue = {"JoinedModule", "register_package_modules", "package"}
     with_docstrings = [name for name in with_docstrings if name not in glue]
     assert with_docstrings == []
-    # 135 KB at the flat layout, docstrings and lazy modules included
-    assert len(text.encode()) < 100_000
+    # 135 KB at the flat layout, docstrings and lazy modules included; 89
+    # KB in layers; 103 KB with the streaming classes (StreamSeparator,
+    # StreamingTasNet and their ring attention and frame maps, 14 KB)
+    assert len(text.encode()) < 110_000
 
 
 def test_left_out_features_raise_one_line_import_errors(interface):

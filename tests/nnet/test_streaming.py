@@ -51,6 +51,20 @@ def test_stream_equals_whole_signal_model(config, block):
         assert emitted == max(0, received - stream.latency_samples)
 
 
+@pytest.mark.parametrize("trace", [True, False])
+def test_traced_and_eager_steps_give_the_whole_signal_output(trace):
+    """The frozen TorchScript step (the default with a window) and eager
+    PyTorch compute the same."""
+    model = causal_model(**CONFIGS[2])
+    mix = torch.randn(1, 2500)
+    with torch.no_grad():
+        whole = model(mix)
+    stream = StreamingTasNet(model, trace=trace)
+    assert stream.trace == trace
+    streamed, _ = stream_through(stream, mix, 80)
+    assert float((streamed - whole).abs().max()) <= 1e-5
+
+
 def test_streams_of_a_batch_are_separated_side_by_side():
     model = causal_model(**CONFIGS[0])
     mix = torch.randn(2, 3001)
@@ -84,8 +98,7 @@ def _state_size(stream):
         stream._decoded_tail,
         stream._ready,
     ]
-    for memory in stream._memory:
-        tensors += [memory.key, memory.value]
+    tensors += stream._ring.keys + stream._ring.values + [stream._ring.bias]
     return sum(t.numel() for t in tensors)
 
 
