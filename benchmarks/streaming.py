@@ -29,6 +29,7 @@ Authors
 import argparse
 import csv
 import os
+import re
 import sys
 import time
 
@@ -86,7 +87,8 @@ def precision_context(precision):
 def time_stream(model, mix, block, precision):
     """Streams ``mix`` in blocks of ``block`` samples; returns the latency
     in samples and each block's compute seconds."""
-    stream = StreamSeparator(model, RATE)
+    # the frozen TorchScript step is fp32: bf16 autocast runs eagerly
+    stream = StreamSeparator(model, RATE, trace=precision == "fp32")
     # warm-up: one second, then a fresh stream
     with precision_context(precision):
         for start in range(0, RATE, block):
@@ -293,20 +295,15 @@ def plot_long(rows, path):
 
 def plot_study(study, path):
     """SI-SNRi against algorithmic latency for the runs of a study."""
-    import ruamel.yaml
-
     with open(os.path.join(study, "study.csv")) as fin:
         results = list(csv.DictReader(fin))
     fig, ax = new_figure(figsize=(7, 4.5))
     for row in results:
-        with open(
+        hp = _top_level_values(
             os.path.join(study, "runs", row["config"], "hyperparams.yaml")
-        ) as fin:
-            hp = ruamel.yaml.YAML(typ="safe", pure=True).load(
-                "\n".join(line for line in fin if "!" not in line)
-            )
-        window, K = hp["window_length"], hp["segment_size"]
-        if hp.get("causal"):
+        )
+        window, K = int(hp["window_length"]), int(hp["segment_size"])
+        if hp.get("causal", "").lower() == "true":
             latency = 1000 * ((K - 1) * window // 2 + window - 1) / RATE
             marker = "o"
         else:
@@ -316,11 +313,24 @@ def plot_study(study, path):
         ax.annotate(row["config"], (latency, gain), xytext=(5, 5),
                     textcoords="offset points")  # fmt: skip
     ax.set_xscale("log")
+    ax.margins(x=0.25)
     ax.set_xlabel("algorithmic latency (ms, log; offline: 10 s chunks)")
     ax.set_ylabel("test SI-SNRi (dB), held-out speakers")
     ax.set_title("Latency against quality at an equal training budget")
     ax.grid(True, alpha=0.3)
     save_figure(fig, path)
+
+
+def _top_level_values(path):
+    """The plain ``key: value`` lines at the top of a yaml file, as text
+    (a run's hyperparams.yaml holds tags that only hyperpyyaml reads)."""
+    values = {}
+    with open(path) as fin:
+        for line in fin:
+            match = re.match(r"^(\w+):\s*([^#\s][^#]*?)\s*(#.*)?$", line)
+            if match:
+                values[match[1]] = match[2]
+    return values
 
 
 def build_parser():

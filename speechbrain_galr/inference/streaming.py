@@ -37,6 +37,8 @@ class StreamSeparator:
         ``hparams/galr-causal.yaml``), in eval mode.
     sample_rate : int
         The model's sample rate.
+    trace : bool
+        See :class:`~speechbrain_galr.nnet.streaming.StreamingTasNet`.
 
     Example
     -------
@@ -57,9 +59,9 @@ class StreamSeparator:
     [(0, 2), (73, 2), (80, 2)]
     """
 
-    def __init__(self, model, sample_rate):
+    def __init__(self, model, sample_rate, trace=True):
         try:
-            self.stream = StreamingTasNet(model)
+            self.stream = StreamingTasNet(model, trace=trace)
         except ValueError as err:
             raise GALRError(f"cannot stream this model: {err}") from err
         self.sample_rate = sample_rate

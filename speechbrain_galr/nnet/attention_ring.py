@@ -63,8 +63,8 @@ def attend_ring(g, key, value, slot, bias, in_proj, out_proj, num_heads):
     query, new_key, new_value = (
         t.reshape(B, 1, M * J, D // J).transpose(1, 2) for t in qkv.unbind(3)
     )
-    key.index_copy_(2, slot, new_key)
-    value.index_copy_(2, slot, new_value)
+    key.index_copy_(2, slot, new_key.to(key.dtype))
+    value.index_copy_(2, slot, new_value.to(value.dtype))
     attn = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
     # [B, M*J, 1, D/J] -> [B, 1, M, D]: the concat of eq. 9
     return out_proj(attn.transpose(1, 2).reshape(B, 1, M, D))

@@ -29,7 +29,7 @@ def test_stream_timing_of_a_shipped_causal_config():
 
 def test_latency_quality_figure_of_a_study(tmp_path):
     study = tmp_path / "study"
-    for name, causal, K in [("causal", True, 62), ("offline", False, 100)]:
+    for name, causal, K in [("causal", "true", 62), ("offline", "false", 100)]:
         run = study / "runs" / name
         run.mkdir(parents=True)
         (run / "hyperparams.yaml").write_text(
