@@ -11,7 +11,12 @@ import sys
 import numpy as np
 import torch
 
-from speechbrain_galr.audio import StreamResampler, open_audio, read_blocks
+from speechbrain_galr.audio import (
+    StreamResampler,
+    audio_info,
+    open_audio,
+    read_blocks,
+)
 from speechbrain_galr.errors import GALRError
 from speechbrain_galr.inference.file_separation import (
     _errors_name,
@@ -73,9 +78,10 @@ def stream_command(args, run_opts):
     rate = model.sample_rate
     block = max(1, round(args.block_ms * rate / 1000))
     if from_stdin:
-        blocks = stdin_blocks(block, args.raw_format)
+        blocks, file_rate = stdin_blocks(block, args.raw_format), rate
     else:
         blocks = file_blocks(mixture, block, rate)
+        file_rate = audio_info(mixture, warn_truncated=False)[1]
     print(
         f"streaming {args.mixture} in blocks of {block} samples "
         f"({1000 * block / rate:g} ms) into {model.num_sources} sources; "
@@ -93,7 +99,7 @@ def stream_command(args, run_opts):
                 file=sys.stderr,
             )
 
-    paths = stream_to_folder(separator, blocks, outputs, report)
+    paths = stream_to_folder(separator, blocks, outputs, report, rate=file_rate)
     print(
         f"\n{separator.received_seconds:.1f} s streamed; latency "
         f"{separator.latency_ms:.1f} ms; compute "
@@ -153,7 +159,7 @@ def file_blocks(path, block_samples, model_rate):
             yield resampler.flush()[:, 0]
 
 
-def stream_to_folder(separator, blocks, outputs, report=None):
+def stream_to_folder(separator, blocks, outputs, report=None, rate=None):
     """Streams ``blocks`` through ``separator`` into one wav per source.
 
     The sources are appended to files in a work folder of
@@ -172,13 +178,21 @@ def stream_to_folder(separator, blocks, outputs, report=None):
         Where the sources go.
     report : callable or None
         Called with the separator after every second of input (progress).
+    rate : int or None
+        The input file's rate: the sources are resampled to it as they
+        come (None: the model's rate).
 
     Returns
     -------
     list of str
         The written files.
     """
-    rate, out_dir = separator.sample_rate, outputs.out_dir
+    model_rate, out_dir = separator.sample_rate, outputs.out_dir
+    rate = rate or model_rate
+    to_file = None
+    if rate != model_rate:
+        channels = separator.stream.galr.num_spks
+        to_file = StreamResampler(model_rate, rate, channels)
     os.makedirs(out_dir, exist_ok=True)
     with (
         output_lock(out_dir, outputs.name),
@@ -186,10 +200,14 @@ def stream_to_folder(separator, blocks, outputs, report=None):
         _errors_name(out_dir),
     ):
         raw = _RawSources(work, rate)
+
+        def write(sources):
+            raw.write(to_file.push(sources) if to_file else sources)
+
         try:
             next_report = 1.0
             for block in blocks:
-                raw.write(separator.process(block))
+                write(separator.process(block))
                 if report is not None and (
                     separator.received_seconds >= next_report
                 ):
@@ -197,7 +215,9 @@ def stream_to_folder(separator, blocks, outputs, report=None):
                     next_report = separator.received_seconds + 1.0
             if separator.stream.received == 0:
                 raise GALRError("the input stream is empty")
-            raw.write(separator.flush())
+            write(separator.flush())
+            if to_file is not None:
+                raw.write(to_file.flush())
             return _publish(raw, outputs, 8 * rate, "peak", None, work)
         finally:
             raw.close()

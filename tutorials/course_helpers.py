@@ -48,6 +48,9 @@ import torch  # noqa: E402
 TUTORIALS = os.path.dirname(os.path.abspath(__file__))
 CHECKOUT = os.path.dirname(TUTORIALS)
 PRETRAINED = os.path.join(CHECKOUT, "pretrained", "galr-small-librispeech-8k")
+CAUSAL_PRETRAINED = os.path.join(
+    CHECKOUT, "pretrained", "galr-causal-librispeech-8k"
+)
 QUALITY_DATA = os.path.join(CHECKOUT, "tests", "quality", "data")
 RECIPE = os.path.join(CHECKOUT, "recipes", "WSJ0Mix", "separation")
 RESULTS_FILE = "results.json"

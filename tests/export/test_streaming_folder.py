@@ -164,3 +164,23 @@ def test_foreign_class_streams_a_causal_folder(causal_folder, tmp_path):
         mix[None]
     )[0]
     assert float((torch.load(result) - whole).abs().max()) <= 1e-5
+
+
+def test_separate_streaming_writes_at_the_input_rate(
+    causal_folder, tmp_path, capsys
+):
+    """A 16 kHz stereo file streams through the 8 kHz model (resampled as
+    it comes, both ways) into sources at 16 kHz, of its length."""
+    mix = mixture(seconds=1.0, seed=3)
+    path = tmp_path / "wide.wav"
+    stereo = torch.stack([mix, mix], -1).repeat_interleave(2, dim=0)
+    sf.write(path, stereo.numpy(), 16000)
+    status, err = run_cli(
+        ["separate", path, "--model", causal_folder, "--out",
+         tmp_path / "out", "--streaming", "--quiet"],
+        capsys,
+    )  # fmt: skip
+    assert status == 0, err
+    for c in (1, 2):
+        info = sf.info(tmp_path / "out" / f"wide_source{c}.wav")
+        assert (info.samplerate, info.frames) == (16000, 16000)

@@ -308,3 +308,11 @@ def test_04_exports_and_backends_agree(course):
     assert results["backend_difference"] < 1e-4
     assert all(v > 0 for v in results["ms_per_second"].values())
     assert _png(out / "backends.png")
+    # the shipped causal model streamed in 10 ms blocks: 62.9 ms latency,
+    # the whole-signal output, every sample
+    assert results["stream_latency_samples"] == 503
+    assert results["stream_difference"] < 1e-5
+    assert results["stream_samples"] == 32000
+    assert results["stream_si_snr_i"] > 0
+    assert 0 < results["stream_real_time_factor"] < 5
+    assert _png(out / "streaming.png")
