@@ -28,6 +28,8 @@ MODEL_KEYS = (
     "segment_size",
     "reduced_segment_size",
     "dropout",
+    "causal",
+    "attention_window",
 )
 """Top-level recipe keys that describe the model (GALR and the baselines'
 recipes name their sizes so)."""

@@ -3,15 +3,10 @@ are committed): 4 s of two held-out LibriSpeech speakers, each scaled to
 the same power, summed, and written as 16-bit 8 kHz WAVs with their
 references.
 
-    python tests/quality/make_mixture.py SPEECH
-    python tests/quality/make_mixture.py SPEECH --speakers 8609 8629 \\
-        --out tests/quality/data_causal
+    python tests/quality/make_mixture.py ../shared/data/speech/librispeech-251
 
-(SPEECH: ``../shared/data/speech/librispeech-251``.)
-
-The speakers (8098 and 8108 by default; 8609 and 8629 for the causal
-model) are among the 20 test speakers of the recipes' split (the last 20
-by number), never seen in training.
+The speakers are 8098 and 8108, two of the 20 test speakers of the
+recipes' split (the last 20 by number), never seen in training.
 """
 
 import argparse
@@ -29,12 +24,10 @@ HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("speaker_folder")
-    parser.add_argument("--speakers", nargs=2, default=SPEAKERS)
-    parser.add_argument("--out", default=HERE)
     args = parser.parse_args()
     start = int(OFFSET_SECONDS * RATE)
     sources = []
-    for speaker in args.speakers:
+    for speaker in SPEAKERS:
         (path,) = glob.glob(os.path.join(args.speaker_folder, speaker, "*"))
         signal, rate = sf.read(path, dtype="float64")
         assert rate == RATE, f"{path} is not at {RATE} Hz"
@@ -44,12 +37,12 @@ def main():
               f"{OFFSET_SECONDS + SECONDS:g} s")  # fmt: skip
     sources = np.stack(sources)
     scale = 0.5 / np.abs(sources.sum(0)).max()
-    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(HERE, exist_ok=True)
     for i, source in enumerate(sources * scale):
-        path = os.path.join(args.out, f"s{i + 1}.wav")
-        sf.write(path, source, RATE, "PCM_16")
-    path = os.path.join(args.out, "mix.wav")
-    sf.write(path, (sources * scale).sum(0), RATE, "PCM_16")
+        sf.write(os.path.join(HERE, f"s{i + 1}.wav"), source, RATE, "PCM_16")
+    sf.write(
+        os.path.join(HERE, "mix.wav"), (sources * scale).sum(0), RATE, "PCM_16"
+    )
 
 
 if __name__ == "__main__":
