@@ -37,9 +37,10 @@ def add_streaming_arguments(sep):
         "--streaming",
         action="store_true",
         help="separate as a live stream, block by block, with a causal "
-        "model (e.g. trained with hparams/galr-causal.yaml): constant "
-        "delay, the model's algorithmic latency (printed with the "
-        "real-time factor); MIXTURE - reads raw PCM from standard input",
+        "model (e.g. trained with hparams/galr-causal.yaml) on one CPU "
+        "thread: constant delay, the model's algorithmic latency (printed "
+        "with the real-time factor); MIXTURE - reads raw PCM from "
+        "standard input",
     )
     sep.add_argument(
         "--block-ms",
@@ -74,6 +75,8 @@ def stream_command(args, run_opts):
     model = GALRSeparation.from_hparams(
         args.model, savedir=args.savedir, run_opts=run_opts
     )
+    # a stream is a series of small steps: more threads only add wake-ups
+    torch.set_num_threads(1)
     separator = model.stream()
     rate = model.sample_rate
     block = max(1, round(args.block_ms * rate / 1000))
