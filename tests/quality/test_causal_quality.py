@@ -14,30 +14,22 @@ import os
 import shutil
 
 import pytest
-import soundfile as sf
+import test_pretrained_quality as offline
 import torch
 
-from speechbrain_galr.metrics import separation_scores
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-MODEL = os.path.join(REPO, "pretrained", "galr-causal-librispeech-8k")
-DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+MODEL = os.path.join(offline.REPO, "pretrained", "galr-causal-librispeech-8k")
 MEASURED_SI_SNRI = 5.41
-"""SI-SNRi (dB) of the streamed shipped model on this mixture, measured
-when it was shipped (fp32, 10 ms blocks)."""
+"""SI-SNRi (dB) of the streamed shipped model on the mixture of
+``tests/quality/data``, measured when it was shipped (fp32, 10 ms
+blocks)."""
 MARGIN = 0.5
-
-
-def read(name):
-    signal, rate = sf.read(os.path.join(DATA, name), dtype="float32")
-    assert rate == 8000
-    return torch.from_numpy(signal)
 
 
 @pytest.fixture(scope="module")
 def signals():
     """The mixture ``[T]`` and its references ``[T, 2]``."""
-    return read("mix.wav"), torch.stack([read("s1.wav"), read("s2.wav")], -1)
+    sources = [offline.read(f"s{i}.wav") for i in (1, 2)]
+    return offline.read("mix.wav"), torch.stack(sources, -1)
 
 
 def streamed(separator, mix, block=80):
@@ -49,11 +41,6 @@ def streamed(separator, mix, block=80):
     return torch.cat(outputs + [stream.flush()])
 
 
-def si_snri(signals, estimates):
-    mix, refs = signals
-    return separation_scores(mix, refs, estimates)["si-snr_i"]
-
-
 @pytest.fixture(scope="module")
 def model():
     from speechbrain_galr.inference.separator import GALRSeparation
@@ -63,7 +50,7 @@ def model():
 
 def test_streamed_model_reaches_the_shipped_quality(model, signals):
     assert model.stream().latency_ms == pytest.approx(62.875)
-    score = si_snri(signals, streamed(model, signals[0]))
+    score = offline.si_snri(signals, streamed(model, signals[0]))
     assert score >= MEASURED_SI_SNRI - MARGIN, score
 
 
@@ -78,7 +65,7 @@ def test_foreign_class_streams_at_the_shipped_quality(tmp_path, signals):
         classname="GALRSeparation",
         savedir=str(tmp_path / "savedir"),
     )
-    score = si_snri(signals, streamed(separator, signals[0]))
+    score = offline.si_snri(signals, streamed(separator, signals[0]))
     assert score >= MEASURED_SI_SNRI - MARGIN, score
 
 
@@ -87,7 +74,7 @@ def test_attention_cut_to_one_segment_scores_lower(model, signals):
     window = masknet.attention_window
     masknet.attention_window = 1
     try:
-        score = si_snri(signals, streamed(model, signals[0]))
+        score = offline.si_snri(signals, streamed(model, signals[0]))
     finally:
         masknet.attention_window = window
     assert score < MEASURED_SI_SNRI - MARGIN, score
