@@ -274,14 +274,14 @@ class GloballyAttentiveLayer(AttentiveLayer):
         """
         # [B, 1, Q, D] (eq. 12) or [B, 1, K, D] (eq. 4)
         reduced = self.reduced_segment_size
-        rows = self.c_map.map_segment(x) if reduced else x
+        rows = self.c_map(x) if reduced else x
         g = self.frame_norm(rows)
         attn = attend_ring(
             g, *ring, self.in_proj, self.out_proj, self.num_heads
         )
         # eq. 10 (dropout is off in inference)
         g_hat = self.segment_norm(g + attn)
-        return self.c_inv.map_segment(g_hat) if reduced else g_hat
+        return self.c_inv(g_hat) if reduced else g_hat
 
 
 class LocallyAttentiveLayer(AttentiveLayer):

@@ -51,9 +51,9 @@ def attend_ring(g, key, value, slot, bias, in_proj, out_proj, num_heads):
     -------
     >>> proj, out = torch.nn.Linear(16, 48), torch.nn.Linear(16, 16)
     >>> ring = AttentionRing(1, 2, 3, 4, 16, window=5, like=torch.ones(1))
-    >>> key, value, slot, bias = ring.prepare()[0]
-    >>> attend_ring(torch.randn(2, 1, 3, 16), key, value, slot, bias,
-    ...             proj, out, 4).shape
+    >>> ring.prepare()
+    >>> attend_ring(torch.randn(2, 1, 3, 16), ring.keys[0], ring.values[0],
+    ...             ring.slot, ring.bias, proj, out, 4).shape
     torch.Size([2, 1, 3, 16])
     """
     B, _, M, D = g.shape
@@ -89,7 +89,7 @@ class AttentionRing:
     -------
     >>> ring = AttentionRing(2, 1, 3, 4, 16, window=5, like=torch.ones(1))
     >>> for _ in range(7):
-    ...     _ = ring.prepare()
+    ...     ring.prepare()
     ...     ring.advance()
     >>> ring.keys[0].shape, ring.filled  # [B, rows*J, window, D/J]
     (torch.Size([1, 12, 5, 4]), 5)
@@ -108,8 +108,8 @@ class AttentionRing:
 
     def prepare(self):
         """Makes room for the next position (doubling an unbounded store
-        that is full) and opens its place; returns ``(key, value, slot,
-        bias)`` for each layer."""
+        that is full) and opens its place: ``slot`` and ``bias`` then
+        describe the step to come."""
         capacity = self.bias.shape[-1]
         if self.window is None and self._next == capacity:
             self.keys = [_doubled(k, 0.0, 2) for k in self.keys]
@@ -117,10 +117,6 @@ class AttentionRing:
             self.bias = _doubled(self.bias, float("-inf"), 3)
         self.slot.fill_(self._next)
         self.bias[..., self._next] = 0.0
-        return [
-            (key, value, self.slot, self.bias)
-            for key, value in zip(self.keys, self.values)
-        ]
 
     def advance(self):
         """Moves on after a step: the next position overwrites the oldest

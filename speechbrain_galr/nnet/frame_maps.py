@@ -1,8 +1,8 @@
 """The per-frame maps of a GALR TasNet as matrix products, frame-major.
 
 A stream (:mod:`speechbrain_galr.nnet.streaming`) takes a few frames at a
-time; for them, the 1-D convolutions of the encoder (eq. 1), the input norm
-and bottleneck, the mask head (eq. 14-15) and the decoder (eq. 16) are
+time; for them, the 1-D convolutions of the encoder (eq. 1), the mask head
+(eq. 14-15) and the decoder (eq. 16) are
 small matrix products over ``[B, n, features]`` frames, with one dispatch
 each and no layout copies (convolutions over ``[B, features, n]`` cost
 several times more per call at this size).  The arithmetic is the
@@ -43,16 +43,6 @@ def encode(model, samples, frames):
     # [B, frames, M]: a view of the samples
     windows = samples.unfold(1, model.window, model.hop)[:, :frames]
     return F.relu(F.linear(windows, conv.weight[:, 0], conv.bias))
-
-
-def bottleneck(galr, encoded):
-    """The causal input norm (each frame over D_in) and the 1x1
-    bottleneck: ``[B, n, D_in]`` to ``[B, n, D]``."""
-    norm = galr.norm
-    y = F.layer_norm(
-        encoded.float(), norm.weight.shape, norm.weight, norm.bias, norm.eps
-    )
-    return F.linear(y.to(encoded.dtype), galr.conv1d.weight[:, :, 0])
 
 
 def frame_masks(galr, rows):

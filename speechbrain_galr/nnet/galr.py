@@ -308,23 +308,23 @@ class GALR(Dual_Path_Model):
         """The input layer norm and 1x1 bottleneck: ``[B, D_in, L]`` to
         ``[B, D, L]``, zero past each item's frames (``frame_mask``
         ``[B, 1, L]``, ``frames`` ``[B]``); a causal model normalises each
-        frame alone."""
+        frame alone (:meth:`causal_bottleneck`)."""
         if self.causal:
-            norm = self.norm
-            # [B, L, D_in]: each frame over D_in, statistics in float32
-            y = F.layer_norm(
-                x.float().transpose(1, 2),
-                norm.weight.shape,
-                norm.weight,
-                norm.bias,
-                norm.eps,
-            )
-            # [B, D_in, L], zero past each item's frames
-            y = y.transpose(1, 2).to(x.dtype)
-            if frame_mask is not None:
-                y = y * frame_mask
-            return self.conv1d(y)
+            # [B, L, D_in] -> [B, D, L]
+            y = self.causal_bottleneck(x.transpose(1, 2)).transpose(1, 2)
+            return y if frame_mask is None else y * frame_mask
         return self.conv1d(self._input_norm(x, frame_mask, frames))
+
+    def causal_bottleneck(self, frames):
+        """The causal input norm (each frame over D_in, statistics in
+        float32) and the 1x1 bottleneck (no bias), frame-major:
+        ``[B, n, D_in]`` to ``[B, n, D]``; a stream calls it on the few
+        frames it takes at a time."""
+        norm = self.norm
+        y = F.layer_norm(
+            frames.float(), norm.weight.shape, norm.weight, norm.bias, norm.eps
+        )
+        return F.linear(y.to(frames.dtype), self.conv1d.weight[:, :, 0])
 
     def mask_rows(self, x):
         """The PReLU and 1x1 2D convolution to C copies of Section 2.3.1 on

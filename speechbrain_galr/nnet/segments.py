@@ -326,12 +326,6 @@ class SegmentMap(nn.Module):
         out = torch.einsum("oi,bsid->bsod", self.linear.weight, x)
         return out + self.linear.bias.to(out.dtype)[:, None]
 
-    def map_segment(self, x):
-        """:meth:`forward` for the one segment of a stream step,
-        ``[B, 1, in_rows, D]``, as a broadcast product (fewer dispatches
-        than einsum at this size; the same arithmetic)."""
-        return torch.matmul(self.linear.weight, x) + self.linear.bias[:, None]
-
 
 def sinusoidal_encoding(length, dim, device=None):
     """Sinusoidal positional encoding of Vaswani et al. (the P of eq. 4).

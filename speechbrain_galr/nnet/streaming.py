@@ -84,6 +84,16 @@ class StreamingTasNet:
         self.batch_size = batch_size
         self.trace = trace and galr.attention_window is not None
         self.reset()
+        # the step reads the stream's state as inputs: made once
+        weight = galr.conv1d.weight
+        # [B, 1, K, D]
+        segment = weight.new_zeros(batch_size, 1, galr.K, weight.shape[0])
+        context = segment_context(
+            segment, frame_pos=galr.local_layer == "attention"
+        )
+        self._step = SegmentStep(galr, context)
+        if self.trace:
+            self._step = self._step.traced(segment, self._ring)
 
     def reset(self):
         """Starts a new stream."""
@@ -124,12 +134,6 @@ class StreamingTasNet:
         self._ready = zeros(B, 0, C)
         self.received = 0
         self.emitted = 0
-        context = segment_context(
-            zeros(B, 1, galr.K, D), frame_pos=galr.local_layer == "attention"
-        )
-        self._step = SegmentStep(galr, context)
-        if self.trace:
-            self._step = self._step.traced(zeros(B, 1, galr.K, D), self._ring)
 
     def process(self, block):
         """Takes the next ``[B, n]`` (or ``[n]`` for one stream) input
@@ -202,7 +206,7 @@ class StreamingTasNet:
         self._pending = self._pending[:, count * hop :]
         self._encoded = torch.cat([self._encoded, encoded], dim=1)
         # [B, count, D]
-        features = frame_maps.bottleneck(self.galr, encoded)
+        features = self.galr.causal_bottleneck(encoded)
         self._features = torch.cat([self._features, features], dim=1)
         self._feature_frames += count
 
@@ -214,11 +218,10 @@ class StreamingTasNet:
             # [B, 1, K, D]
             x = self._features[:, None, :K]
             self._features = self._features[:, K // 2 :]
-            rings = self._ring.prepare()
-            rows = self._step(
-                x, self._ring.keys, self._ring.values, *rings[0][2:]
-            )
-            self._ring.advance()
+            ring = self._ring
+            ring.prepare()
+            rows = self._step(x, ring.keys, ring.values, ring.slot, ring.bias)
+            ring.advance()
             self._overlap_add(rows[:, 0])
 
     def _overlap_add(self, rows):
