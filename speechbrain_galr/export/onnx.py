@@ -18,7 +18,7 @@ What needed care:
 
 * integer shape arithmetic: the translator turns ``//`` of symbolic sizes
   into ONNX ``Div``, which truncates, so ``-(-a // b)`` is floor, not
-  ceil, for a positive ``a`` (onnxscript issue 2342); the model writes
+  ceil, for a positive ``a`` (an onnxscript bug, #2342); the model writes
   ceilings as ``(a + b - 1) // b`` and ``max`` of sizes as
   ``torch.sym_max``.  :func:`export_onnx` checks lengths of every residue
   class that this could break against PyTorch before it keeps a file.
