@@ -372,14 +372,16 @@ def main(
     """
     argv = sys.argv[1:] if argv is None else argv
     try:
-        return run_separation_recipe(
+        brain = run_separation_recipe(
             argv, prepare, build_datasets, brain_class, known_keys
         )
     except (RecipeError, CheckpointError, DataMismatchError) as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
         sys.exit(getattr(err, "exit_code", 1))
-    finally:
-        close_process_group()
+    # after a run that ended well on this process only: a barrier after
+    # an error on one process would wait for the others for ever
+    close_process_group()
+    return brain
 
 
 def close_process_group():
@@ -388,4 +390,6 @@ def close_process_group():
     after its work is done ("terminate called without an active
     exception", exit status -6), and torchrun then fails the run."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # every process done with its collectives before any tears down
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
